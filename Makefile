@@ -1,0 +1,65 @@
+# The two commands: `make run` serves the store, `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-sqlite test-postgres lint format install translations messages clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed translations
+
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile -q -d b2bshop/translations -f
+
+# Re-extract the catalogs after changing user-facing strings.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output -o b2bshop/translations/messages.pot .
+	$(BIN)/pybabel update -N -i b2bshop/translations/messages.pot -d b2bshop/translations --no-location
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo --if-empty
+	@echo "b2bshop: http://$(HOST):$(PORT)  (sign in as buyer@contoso.example / demo)"
+	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT) --no-reload --with-threads
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-sqlite: install
+	$(BIN)/pytest
+
+test-postgres: install
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+# Both databases when PostgreSQL answers (CI always has it: .ci/run starts it).
+test: install lint
+	$(BIN)/pytest
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		echo "== again on PostgreSQL =="; \
+		TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest; \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL is not answering; CI needs it" >&2; exit 1; \
+	else \
+		echo "PostgreSQL is not answering: skipped the PostgreSQL run"; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache test-artifacts

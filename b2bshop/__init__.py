@@ -1,0 +1,131 @@
+"""b2bshop: a B2B storefront where business customers buy on credit and pay their invoices."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from flask_babel import format_date, get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from b2bshop import config as config_module
+from b2bshop import jobs
+from b2bshop.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: No inline script or style anywhere: htmx is told not to inject its indicator style.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "object-src 'none'"
+)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(config_module.from_env(app.instance_path))
+    if config:
+        app.config.update(config)
+    if app.config.get("PROXY_FIX", True):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    jobs.init_app(app)
+
+    from b2bshop import models  # noqa: F401  (every model registered before the first query)
+
+    _register_blueprints(app)
+    _register_hooks(app)
+
+    from b2bshop.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def select_locale() -> str:
+    from flask import current_app
+    from flask_login import current_user
+
+    languages = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    cookie = request.cookies.get("locale")
+    if cookie in languages:
+        return cookie
+    return request.accept_languages.best_match(languages) or "en"
+
+
+def _register_blueprints(app: Flask) -> None:
+    from b2bshop.accounts.views import bp as accounts_bp
+    from b2bshop.admin.views import bp as admin_bp
+    from b2bshop.billing.views import bp as billing_bp
+    from b2bshop.cart.views import bp as cart_bp
+    from b2bshop.catalog.views import bp as catalog_bp
+    from b2bshop.core.views import bp as core_bp
+
+    for bp in (core_bp, accounts_bp, catalog_bp, billing_bp, cart_bp, admin_bp):
+        app.register_blueprint(bp)
+
+
+def _register_hooks(app: Flask) -> None:
+    from b2bshop.core import errors
+
+    errors.register(app)
+    worker_lock = threading.Lock()
+
+    @app.before_request
+    def _start_embedded_worker() -> None:
+        if app.config["QUEUE_EMBEDDED_WORKER"] and "b2bshop_worker_thread" not in app.extensions:
+            with worker_lock:
+                jobs.start_embedded_worker(app)
+
+    @app.after_request
+    def _security_headers(response):  # type: ignore[no-untyped-def]
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.context_processor
+    def _frame_context() -> dict[str, Any]:
+        from flask_login import current_user
+
+        from b2bshop.cart.service import line_count
+        from b2bshop.money import format_money
+
+        if "cart_count" not in g:
+            g.cart_count = (
+                line_count(current_user)
+                if current_user.is_authenticated and not current_user.is_store_admin
+                else 0
+            )
+        return {
+            "cart_count": g.cart_count,
+            "current_locale": str(get_locale()),
+            "languages": app.config["LANGUAGES"],
+            "money": format_money,
+            "format_date": format_date,
+            "store_name": app.config["STORE_NAME"],
+        }

@@ -1,0 +1,169 @@
+"""Who buys and who sells: legal entity, payment terms, customers and their users."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from b2bshop.extensions import db
+from b2bshop.money import MONEY
+
+
+def enum_values(cls: type[enum.Enum]) -> list[str]:
+    return [member.value for member in cls]
+
+
+class LegalEntity(db.Model):
+    """The selling company; invoices and sequences belong to it."""
+
+    __tablename__ = "legal_entities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    address: Mapped[str] = mapped_column(String(500), default="")
+    vat_number: Mapped[str] = mapped_column(String(40), default="")
+
+
+class PaymentTerms(db.Model):
+    __tablename__ = "payment_terms"
+    __table_args__ = (
+        CheckConstraint("net_days >= 0", name="net_days_not_negative"),
+        CheckConstraint(
+            "cash_discount_percent >= 0 AND cash_discount_percent < 100",
+            name="cash_discount_percent_range",
+        ),
+        CheckConstraint(
+            "cash_discount_days >= 0 AND cash_discount_days <= net_days",
+            name="cash_discount_days_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: Days from the invoice date to the due date.
+    net_days: Mapped[int] = mapped_column(Integer)
+    #: Percent off the invoice total when paid within cash_discount_days (0 = no discount).
+    cash_discount_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    cash_discount_days: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def has_cash_discount(self) -> bool:
+        return self.cash_discount_percent > 0 and self.cash_discount_days > 0
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint("credit_limit >= 0", name="credit_limit_not_negative"),
+        CheckConstraint(
+            "invoice_account_id IS NULL OR invoice_account_id <> id",
+            name="invoice_account_not_self",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    legal_entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"))
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    currency: Mapped[str] = mapped_column(String(3))
+    payment_terms_id: Mapped[int] = mapped_column(ForeignKey("payment_terms.id"))
+    credit_limit: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    #: The organization account billed on this customer's behalf (SPEC A3). Its users see
+    #: and pay that account's invoices too. Never the customer itself, never a cycle.
+    invoice_account_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    legal_entity: Mapped[LegalEntity] = relationship()
+    payment_terms: Mapped[PaymentTerms] = relationship()
+    invoice_account: Mapped[Customer | None] = relationship(remote_side=[id])
+    users: Mapped[list[User]] = relationship(back_populates="customer", order_by="User.email")
+
+
+class Role(enum.StrEnum):
+    BUYER = "buyer"
+    BUYER_ADMIN = "buyer_admin"
+    STORE_ADMIN = "store_admin"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'store_admin' AND customer_id IS NULL)"
+            " OR (role <> 'store_admin' AND customer_id IS NOT NULL)",
+            name="customer_matches_role",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(
+        Enum(
+            Role,
+            native_enum=False,
+            length=20,
+            values_callable=enum_values,
+            validate_strings=True,
+            create_constraint=True,
+            name="role",
+        ),
+        default=Role.BUYER,
+    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    may_order: Mapped[bool] = mapped_column(Boolean, default=True)
+    may_view_invoices: Mapped[bool] = mapped_column(Boolean, default=True)
+    may_pay_invoices: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Preferred language (en, fr, nb, nl); None follows the cookie, then the browser.
+    locale: Mapped[str | None] = mapped_column(String(5))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: What the session cookie carries instead of the id: rotating it signs the user out
+    #: everywhere (password change, removal).
+    session_token: Mapped[str] = mapped_column(
+        String(36), unique=True, default=lambda: str(uuid.uuid4())
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+    customer: Mapped[Customer | None] = relationship(back_populates="users")
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_store_admin(self) -> bool:
+        return self.role == Role.STORE_ADMIN
+
+    @property
+    def is_buyer_admin(self) -> bool:
+        return self.role == Role.BUYER_ADMIN
+
+
+# Case-insensitive uniqueness, whatever a caller stored.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)

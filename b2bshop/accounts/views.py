@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from b2bshop.accounts import service
+from b2bshop.accounts.forms import LoginForm
+from b2bshop.extensions import db, limiter, login_manager
+from b2bshop.i18n import N_
+
+bp = Blueprint("accounts", __name__)
+
+
+@login_manager.user_loader
+def _load_user(session_token: str):  # type: ignore[no-untyped-def]
+    return service.load_user(session_token)
+
+
+login_manager.login_view = "accounts.login"
+login_manager.login_message_category = "info"
+
+
+login_manager.localize_callback = _
+login_manager.login_message = N_("Please sign in to see this page.")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: an open redirect would make phishing links look like ours."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = service.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user, remember=form.remember.data)
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
+        db.session.rollback()
+        flash(_("Email or password is wrong."), "error")
+        return render_template("accounts/login.html", form=form), 401
+    status = 422 if form.errors else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    if request.method == "POST":
+        # CSRF-protected: a link on another site cannot sign the user out.
+        logout_user()
+        flash(_("You are signed out."), "info")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/logout.html")
+
+
+@bp.route("/account")
+@login_required
+def account():
+    return render_template("accounts/account.html", user=current_user)

@@ -1,0 +1,139 @@
+"""Invoices: what a customer owes, and how much of it is settled."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from b2bshop.accounts.models import Customer, enum_values
+from b2bshop.extensions import db
+from b2bshop.money import MONEY, ZERO
+
+
+class InvoiceStatus(enum.StrEnum):
+    UNPAID = "unpaid"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+
+
+def status_for(total: Decimal, amount_paid: Decimal) -> InvoiceStatus:
+    """The one place that derives an invoice's status from its amounts."""
+    if amount_paid <= 0:
+        return InvoiceStatus.UNPAID
+    if amount_paid >= total:
+        return InvoiceStatus.PAID
+    return InvoiceStatus.PARTIALLY_PAID
+
+
+class Invoice(db.Model):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("total > 0", name="total_positive"),
+        CheckConstraint("subtotal >= 0 AND tax >= 0", name="amounts_not_negative"),
+        CheckConstraint("total = ROUND(subtotal + tax, 2)", name="total_is_subtotal_plus_tax"),
+        CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="amount_paid_range"),
+        CheckConstraint(
+            "cash_discount_amount >= 0 AND cash_discount_amount < total",
+            name="cash_discount_range",
+        ),
+        CheckConstraint("due_date >= invoice_date", name="due_after_invoice_date"),
+        # The stored status must agree with the amounts (status_for() writes it).
+        CheckConstraint(
+            "(status = 'unpaid' AND amount_paid = 0)"
+            " OR (status = 'partially_paid' AND amount_paid > 0 AND amount_paid < total)"
+            " OR (status = 'paid' AND amount_paid = total)",
+            name="status_matches_amounts",
+        ),
+        # The invoice list filters by customer and status and sorts by due date.
+        Index("ix_invoices_customer_status_due", "customer_id", "status", "due_date", "id"),
+        Index("ix_invoices_customer_due", "customer_id", "due_date", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    invoice_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    #: Last day on which paying earns the cash discount; None when the terms have none.
+    cash_discount_date: Mapped[date | None] = mapped_column(Date)
+    #: Discount earned by settling the whole total by cash_discount_date.
+    cash_discount_amount: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[Decimal] = mapped_column(MONEY)
+    tax: Mapped[Decimal] = mapped_column(MONEY)
+    total: Mapped[Decimal] = mapped_column(MONEY)
+    #: Settled so far: payments plus cash discount granted. Paid when it reaches total.
+    amount_paid: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
+    status: Mapped[InvoiceStatus] = mapped_column(
+        Enum(
+            InvoiceStatus,
+            native_enum=False,
+            length=20,
+            values_callable=enum_values,
+            validate_strings=True,
+            create_constraint=True,
+            name="invoice_status",
+        ),
+        default=InvoiceStatus.UNPAID,
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+    customer: Mapped[Customer] = relationship()
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.line_no", cascade="all, delete-orphan"
+    )
+
+    @property
+    def balance(self) -> Decimal:
+        return self.total - self.amount_paid
+
+    def is_overdue(self, today: date) -> bool:
+        return self.status != InvoiceStatus.PAID and self.due_date < today
+
+    def cash_discount_open(self, today: date) -> bool:
+        return (
+            self.status == InvoiceStatus.UNPAID
+            and self.cash_discount_date is not None
+            and self.cash_discount_amount > 0
+            and today <= self.cash_discount_date
+        )
+
+
+class InvoiceLine(db.Model):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("tax_rate >= 0 AND tax_rate < 100", name="tax_rate_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str | None] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3))
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    #: Sales tax percent applied to this line.
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    net_amount: Mapped[Decimal] = mapped_column(MONEY)
+    tax_amount: Mapped[Decimal] = mapped_column(MONEY)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+Index("ix_invoice_lines_invoice", InvoiceLine.invoice_id, InvoiceLine.line_no, unique=True)

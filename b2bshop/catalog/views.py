@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_login import login_required
+
+from b2bshop.catalog import service
+from b2bshop.htmx import render
+
+bp = Blueprint("catalog", __name__)
+
+
+@bp.route("/catalog")
+@login_required
+def list_products():
+    query = request.args.get("q", "").strip()[:100]
+    products = service.search_products(query)
+    return render("catalog/products.html", "catalog/_products.html", products=products, q=query)

@@ -1,0 +1,37 @@
+"""Flask commands: `flask --app wsgi demo | worker`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from b2bshop import demo, jobs
+from b2bshop.extensions import db
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("demo")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when the database has users.")
+    def demo_command(if_empty: bool) -> None:
+        """Load the demo data (accounts with password 'demo')."""
+        if not demo.is_empty():
+            if if_empty:
+                click.echo("Database has data; demo data not loaded.")
+                return
+            raise click.ClickException("The database is not empty; refusing to load demo data.")
+        demo.load()
+        db.session.commit()
+        click.echo("Demo data loaded. Sign in as buyer@contoso.example / demo.")
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
+    @click.option("--with-scheduler/--without-scheduler", default=True)
+    def worker_command(burst: bool, with_scheduler: bool) -> None:
+        """Run an RQ worker (and its scheduler) on REDIS_URL, inside the app."""
+        app = current_app._get_current_object()
+        if not app.config.get("REDIS_URL"):
+            raise click.ClickException(
+                "REDIS_URL is not set: the embedded mode runs its worker inside the web process."
+            )
+        worker = jobs.make_worker(app)
+        worker.work(burst=burst, with_scheduler=with_scheduler)

@@ -1,0 +1,164 @@
+"""Queue access. One code path for both modes:
+
+* REDIS_URL set: real Redis, jobs run by `flask --app wsgi worker` / `rq worker` processes.
+* REDIS_URL empty (embedded): an in-process fakeredis server (with Lua, which RQ needs) and
+  one RQ worker thread inside the web process. It is the real RQ code, so jobs still run
+  asynchronously, after the request that enqueued them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from flask import Flask, current_app
+from rq import Queue, SimpleWorker
+from rq.timeouts import TimerDeathPenalty
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from b2bshop.extensions import db
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("default",)
+_PENDING_KEY = "b2bshop_pending_jobs"
+
+_fake_server = None
+_fake_lock = threading.Lock()
+
+
+def _fake_redis() -> redis.Redis:
+    global _fake_server
+    import fakeredis
+
+    with _fake_lock:
+        if _fake_server is None:
+            _fake_server = fakeredis.FakeServer()
+    return fakeredis.FakeRedis(server=_fake_server)
+
+
+def connection(app: Flask | None = None) -> redis.Redis:
+    app = app or current_app
+    conn = app.extensions.get("b2bshop_redis")
+    if conn is None:
+        url = app.config.get("REDIS_URL")
+        if url:
+            conn = redis.Redis.from_url(
+                url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+            )
+        else:
+            conn = _fake_redis()
+        app.extensions["b2bshop_redis"] = conn
+    return conn
+
+
+def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
+    return Queue(name, connection=connection(app))
+
+
+def enqueue_after_commit(func: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> None:
+    """Enqueue a job once the current transaction commits; drop it if it rolls back.
+
+    Enqueuing before the commit would let a fast worker look for rows that are not
+    visible yet, or run for a change that is rolled back. If the queue is down at commit
+    time the job is lost here, and the periodic sync job re-enqueues from the database.
+    """
+    db.session.info.setdefault(_PENDING_KEY, []).append((func, args, kwargs))
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, [])
+    if not pending:
+        return
+    queue = get_queue()
+    for func, args, kwargs in pending:
+        try:
+            queue.enqueue(func, *args, **kwargs)
+        except redis.RedisError:
+            # The data is committed; the sync job picks it up when the queue is back.
+            log.warning("queue unavailable, %s left to the sync job", func, exc_info=True)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        # Flask-SQLAlchemy's scoped session: listen on its session class once.
+        session_cls = db.session.session_factory.class_
+    if not event.contains(session_cls, "after_commit", _after_commit):
+        event.listen(session_cls, "after_commit", _after_commit)
+        event.listen(session_cls, "after_rollback", _after_rollback)
+
+
+def queue_health(app: Flask | None = None) -> dict[str, Any]:
+    """Counts per state for the health endpoint and the admin monitor."""
+    try:
+        queue = get_queue(app=app)
+        return {
+            "ok": True,
+            "mode": "redis" if (app or current_app).config.get("REDIS_URL") else "embedded",
+            "queued": queue.count,
+            "started": queue.started_job_registry.count,
+            "failed": queue.failed_job_registry.count,
+            "scheduled": queue.scheduled_job_registry.count,
+        }
+    except redis.RedisError as exc:
+        return {"ok": False, "error": type(exc).__name__}
+
+
+class AppWorker(SimpleWorker):
+    """Runs each job in its own app context, so it gets a fresh database session.
+
+    SimpleWorker (no fork per job): a forked horse would inherit the parent's pooled
+    database connections.
+    """
+
+    app: Flask
+
+    def perform_job(self, job, queue, execution):  # type: ignore[no-untyped-def]
+        with self.app.app_context():
+            try:
+                return super().perform_job(job, queue, execution)
+            finally:
+                db.session.remove()
+
+
+class EmbeddedWorker(AppWorker):
+    """The worker thread of the embedded mode: signals belong to the main thread."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def make_worker(app: Flask, worker_class: type[AppWorker] = AppWorker, **kwargs: Any) -> AppWorker:
+    conn = connection(app)
+    worker = worker_class(
+        [Queue(n, connection=conn) for n in QUEUE_NAMES], connection=conn, **kwargs
+    )
+    worker.app = app
+    return worker
+
+
+def start_embedded_worker(app: Flask) -> threading.Thread:
+    """One RQ worker thread for the embedded mode (idempotent per app)."""
+    existing = app.extensions.get("b2bshop_worker_thread")
+    if existing is not None and existing.is_alive():
+        return existing
+    worker = make_worker(app, EmbeddedWorker)
+
+    def run() -> None:
+        worker.work(logging_level="WARNING")
+
+    thread = threading.Thread(target=run, name="rq-embedded-worker", daemon=True)
+    thread.start()
+    app.extensions["b2bshop_worker_thread"] = thread
+    app.extensions["b2bshop_worker"] = worker
+    return thread

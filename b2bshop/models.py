@@ -1,0 +1,27 @@
+"""Imports every model, so metadata (migrations, create_all) sees all tables."""
+
+from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
+from b2bshop.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from b2bshop.cart.models import Cart, CartLine
+from b2bshop.catalog.models import Product
+from b2bshop.numbering import NumberSequence
+from b2bshop.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus
+
+__all__ = [
+    "Cart",
+    "CartLine",
+    "Customer",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "LegalEntity",
+    "NumberSequence",
+    "Payment",
+    "PaymentAllocation",
+    "PaymentMethod",
+    "PaymentStatus",
+    "PaymentTerms",
+    "Product",
+    "Role",
+    "User",
+]
