@@ -59,10 +59,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def select_locale() -> str:
-    from flask import current_app
+def select_locale() -> str | None:
+    """The user's setting, then the cookie, then Accept-Language. Jobs and commands (no
+    request) use force_locale() or the default."""
+    from flask import current_app, has_request_context
     from flask_login import current_user
 
+    if not has_request_context():
+        return None
     languages = current_app.config["LANGUAGES"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale

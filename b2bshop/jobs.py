@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from rq import Queue, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from b2bshop.extensions import db
 
@@ -67,7 +67,11 @@ def enqueue_after_commit(func: Callable[..., Any] | str, *args: Any, **kwargs: A
     visible yet, or run for a change that is rolled back. If the queue is down at commit
     time the job is lost here, and the periodic sync job re-enqueues from the database.
     """
-    db.session.info.setdefault(_PENDING_KEY, []).append((func, args, kwargs))
+    session = db.session()
+    if not session.in_transaction():
+        # Without a transaction, commit() would have nothing to fire after_commit for.
+        session.begin()
+    session.info.setdefault(_PENDING_KEY, []).append((func, args, kwargs))
 
 
 def _after_commit(session: Session) -> None:
@@ -83,8 +87,10 @@ def _after_commit(session: Session) -> None:
             log.warning("queue unavailable, %s left to the sync job", func, exc_info=True)
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A savepoint rolling back leaves the outer transaction's jobs in place.
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
 
 
 def init_app(app: Flask) -> None:
@@ -93,7 +99,7 @@ def init_app(app: Flask) -> None:
         session_cls = db.session.session_factory.class_
     if not event.contains(session_cls, "after_commit", _after_commit):
         event.listen(session_cls, "after_commit", _after_commit)
-        event.listen(session_cls, "after_rollback", _after_rollback)
+        event.listen(session_cls, "after_soft_rollback", _after_rollback)
 
 
 def queue_health(app: Flask | None = None) -> dict[str, Any]:

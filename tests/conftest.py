@@ -71,23 +71,27 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if ON_POSTGRES:
         url = _fresh_postgres_database(TEST_DATABASE_URL)
         yield url
-        db.session.remove()
         _drop_postgres_database(url)
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
 @pytest.fixture(scope="session")
-def make_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Flask]:
+def make_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Flask]]:
     """Build another app on the same test database, with some settings changed."""
     tmp = tmp_path_factory.mktemp("app")
+    made: list[Flask] = []
 
     def factory(**overrides: object) -> Flask:
         config = base_config(tmp, database_url)
         config.update(overrides)
-        return create_app(config)
+        made.append(create_app(config))
+        return made[-1]
 
-    return factory
+    yield factory
+    for application in made:
+        with application.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,182 @@
+"""Browser tests: headless Chromium (Playwright) against a live server on the test database.
+
+The live server is the real app with CSRF on, served by werkzeug in a daemon thread on
+127.0.0.1 and a free port. It shares the test database with the `app` fixture, so data a
+test commits (the `demo` fixture, factories) is what the browser sees, and the autouse
+truncation in tests/conftest.py cleans up after each test as usual.
+
+Chromium is Debian's (/usr/bin/chromium, or $E2E_CHROMIUM): Playwright cannot download its
+own here. A missing browser fails the tests rather than skipping them: CI installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from b2bshop.extensions import db
+
+E2E_DIR = Path(__file__).resolve().parent
+REPO_ROOT = E2E_DIR.parent.parent
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+#: Playwright's default is 30 s; a page of this app on a local server takes milliseconds.
+TIMEOUT_MS = 10_000
+
+_phase_reports = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+# --- hooks -------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e carries the `e2e` marker (`-m "not e2e"` skips them)."""
+    for item in items:
+        if E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Keep each phase's report on the item, so the `page` fixture knows if the test failed."""
+    report = yield
+    item.stash.setdefault(_phase_reports, {})[report.when] = report
+    return report
+
+
+def artifact_path(name: str) -> Path:
+    """test-artifacts/<name>.png at the repo root (git-ignored), the directory made if need be."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+
+
+# --- live server -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask, make_app: Callable[..., Flask]) -> Iterator[str]:
+    """Base URL of the app served on 127.0.0.1 (CSRF enabled, like production)."""
+    # `app` has built the schema (migrations); this second app shares its database.
+    live_app = make_app(WTF_CSRF_ENABLED=True, SESSION_COOKIE_SECURE=False)
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with live_app.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+# --- browser -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    pw = sync_playwright().start()
+    try:
+        yield pw
+    finally:
+        pw.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright, live_server: str) -> Iterator[Browser]:
+    # Depends on live_server so the browser closes (and drops its keep-alive connections)
+    # before the server shuts down.
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: the e2e tests need it "
+            "(apt-get install chromium, or set E2E_CHROMIUM to a Chromium binary).",
+            pytrace=False,
+        )
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(
+    browser: Browser, live_server: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Page]]:
+    """Open a page in a fresh browser context (own cookies); options go to new_context().
+
+    On failure each page opened this way leaves test-artifacts/<test name>[-n].png.
+    """
+    contexts: list[BrowserContext] = []
+
+    def open_page(**options: Any) -> Page:
+        settings: dict[str, Any] = {
+            "base_url": live_server,
+            "viewport": DESKTOP,
+            "locale": "en-US",
+        }
+        settings.update(options)
+        context = browser.new_context(**settings)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    try:
+        yield open_page
+    finally:
+        reports = request.node.stash.get(_phase_reports, {})
+        failed = any(report.failed for report in reports.values())
+        for n, context in enumerate(contexts):
+            if failed:
+                suffix = f"-{n + 1}" if n else ""
+                for pg in context.pages:
+                    try:
+                        pg.screenshot(path=artifact_path(request.node.name + suffix), full_page=True)
+                    except Exception as exc:  # noqa: BLE001  (a broken page must not hide the failure)
+                        print(f"e2e: no screenshot of {request.node.name}: {exc}")
+            context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    """A desktop page (1280x800, en-US) whose relative URLs go to the live server."""
+    return new_page()
+
+
+@pytest.fixture
+def sign_in() -> Callable[..., None]:
+    """Sign in through the real /login form (CSRF token and all)."""
+
+    def do_sign_in(page: Page, email: str, password: str = "demo") -> None:
+        page.goto("/login")
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(password)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in", exact=True).click()
+
+    return do_sign_in
