@@ -27,7 +27,7 @@ translations: $(VENV)/.installed
 # Re-extract the catalogs after changing user-facing strings.
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output -o b2bshop/translations/messages.pot .
-	$(BIN)/pybabel update -N -i b2bshop/translations/messages.pot -d b2bshop/translations --no-location
+	$(BIN)/pybabel update -N -i b2bshop/translations/messages.pot -d b2bshop/translations
 
 run: install
 	$(FLASK) db upgrade

@@ -8,7 +8,7 @@ import uuid
 from flask_mailman.backends.file import EmailBackend as _FileBackend
 
 
-class EmlFileBackend(_FileBackend):
+class EmlFileEmailBackend(_FileBackend):
     """One RFC 5322 file per message, so any mail client can open it.
 
     Flask-Mailman's file backend appends every message of a connection to one .log file

@@ -117,7 +117,9 @@ def browser(playwright: Playwright, live_server: str) -> Iterator[Browser]:
             "(apt-get install chromium, or set E2E_CHROMIUM to a Chromium binary).",
             pytrace=False,
         )
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+    )
     try:
         yield chromium
     finally:
@@ -156,8 +158,10 @@ def new_page(
                 suffix = f"-{n + 1}" if n else ""
                 for pg in context.pages:
                     try:
-                        pg.screenshot(path=artifact_path(request.node.name + suffix), full_page=True)
-                    except Exception as exc:  # noqa: BLE001  (a broken page must not hide the failure)
+                        pg.screenshot(
+                            path=artifact_path(request.node.name + suffix), full_page=True
+                        )
+                    except Exception as exc:  # a broken page must not hide the failure
                         print(f"e2e: no screenshot of {request.node.name}: {exc}")
             context.close()
 

@@ -1,0 +1,151 @@
+"""Page frame (issue 2.6, 2.7): navigation per role, badge, language, error pages, health."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask_babel import force_locale
+
+from b2bshop.accounts.models import User
+from b2bshop.cart.models import Cart, CartLine
+from b2bshop.catalog.models import Product
+from b2bshop.extensions import db
+from b2bshop.money import format_money
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _nav(html: str) -> list[str]:
+    nav = html.split('<nav class="main-nav"', 1)[1].split("</nav>", 1)[0]
+    return [re.sub(r"<[^>]+>|\s+", " ", a).split()[0] for a in re.findall(r"<a [^>]*>(.*?)</a>", nav, re.S)]
+
+
+@pytest.mark.parametrize(
+    ("email", "expected"),
+    [
+        ("buyer@contoso.example", ["Catalog", "Invoices", "Cart", "My", ]),
+        ("admin@b2bshop.example", ["Catalog", "My", "Admin"]),
+    ],
+)
+def test_navigation_per_role(client, demo, login, email, expected):
+    login(email)
+    assert _nav(client.get("/").get_data(as_text=True)) == expected
+
+
+def test_cart_badge_counts_lines(client, demo, login, app):
+    login("buyer@contoso.example")
+    assert 'id="cart-badge"' in client.get("/").get_data(as_text=True)
+    with app.app_context():
+        user = db.session.query(User).filter_by(email="buyer@contoso.example").one()
+        products = db.session.query(Product).limit(2).all()
+        cart = Cart(user_id=user.id, lines=[CartLine(product_id=p.id, quantity=1) for p in products])
+        db.session.add(cart)
+        db.session.commit()
+    html = client.get("/").get_data(as_text=True)
+    assert re.search(r'id="cart-badge"[^>]*>2</span>', html)
+
+
+def test_admin_area_is_404_for_buyers(client, demo, login):
+    assert client.get("/admin/").status_code == 302  # anonymous: sign in first
+    login("buyer@contoso.example")
+    response = client.get("/admin/")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_admin_dashboard_for_store_admins(client, demo, login):
+    login("admin@b2bshop.example")
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "Customers" in html and ">3<" in html
+
+
+def test_friendly_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_friendly_500(make_app):
+    app = make_app(PROPAGATE_EXCEPTIONS=False)
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "Something went wrong" in body
+    assert "RuntimeError" not in body and "Traceback" not in body
+
+
+def test_htmx_is_vendored_and_pinned(client):
+    html = client.get("/login").get_data(as_text=True)
+    match = re.search(r'src="/static/(htmx-(2\.0\.\d+)\.min\.js)"', html)
+    assert match, "htmx 2.0.x script tag"
+    path = ROOT / "static" / match.group(1)
+    assert f'version:"{match.group(2)}"' in path.read_text()
+    with client.get(f"/static/{match.group(1)}") as static:
+        assert static.status_code == 200
+    assert "cdn" not in html.lower() and "https://" not in html
+
+
+def test_healthz_reports_database_and_queue(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json["database"] == "ok"
+    assert response.json["queue"]["ok"] is True
+    assert response.json["queue"]["mode"] == "embedded"
+
+
+def test_locale_from_user_then_cookie_then_accept_language(client, demo, login, app):
+    # Accept-Language alone
+    page = client.get("/login", headers={"Accept-Language": "nl-NL,nl;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="nl">' in page
+    # the cookie beats Accept-Language
+    client.post("/locale", data={"locale": "fr", "next": "/login"})
+    page = client.get("/login", headers={"Accept-Language": "nl"}).get_data(as_text=True)
+    assert '<html lang="fr">' in page
+    # the user's setting beats the cookie
+    with app.app_context():
+        user = db.session.query(User).filter_by(email="ap@contoso.example").one()
+        user.locale = "nb"
+        db.session.commit()
+    login("ap@contoso.example")
+    assert '<html lang="nb">' in client.get("/account").get_data(as_text=True)
+    # switching while signed in stores the choice on the user
+    client.post("/locale", data={"locale": "nl", "next": "/account"})
+    with app.app_context():
+        assert db.session.query(User).filter_by(email="ap@contoso.example").one().locale == "nl"
+
+
+def test_unknown_locale_is_ignored(client):
+    response = client.post("/locale", data={"locale": "xx", "next": "https://evil.example/"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "locale=" not in response.headers.get("Set-Cookie", "")
+
+
+def test_pages_are_translated(client, demo, login):
+    login("buyer@contoso.example")
+    client.post("/locale", data={"locale": "fr"})
+    html = client.get("/").get_data(as_text=True)
+    assert "Factures" in html and "Panier" in html and "Mon compte" in html
+    client.post("/locale", data={"locale": "nb"})
+    html = client.get("/").get_data(as_text=True)
+    assert "Fakturaer" in html and "Handlekurv" in html and "Min konto" in html
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("en", "€1,234.50"), ("fr", "1\u202f234,50\u00a0€"), ("nb", "1\u00a0234,50\u00a0€"),
+     ("nl", "€\u00a01.234,50")],
+)
+def test_money_is_formatted_for_the_locale(app, locale, expected):
+    from decimal import Decimal
+
+    with app.test_request_context(), force_locale(locale):
+        assert format_money(Decimal("1234.50"), "EUR") == expected
