@@ -77,7 +77,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def make_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Flask]]:
+def make_app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Flask]]:
     """Build another app on the same test database, with some settings changed."""
     tmp = tmp_path_factory.mktemp("app")
     made: list[Flask] = []

@@ -19,11 +19,15 @@ def test_demo_accounts_and_invoice_states(app_ctx):
     db.session.commit()
     users = {u.email: u for u in db.session.scalars(select(User))}
     assert set(users) == {
-        "buyer@contoso.example", "ap@contoso.example", "buyer@fabrikam.example",
+        "buyer@contoso.example",
+        "ap@contoso.example",
+        "buyer@fabrikam.example",
         "admin@b2bshop.example",
     }
     assert users["admin@b2bshop.example"].role == Role.STORE_ADMIN
-    assert users["ap@contoso.example"].may_pay_invoices and not users["ap@contoso.example"].may_order
+    assert (
+        users["ap@contoso.example"].may_pay_invoices and not users["ap@contoso.example"].may_order
+    )
     retail = users["buyer@contoso.example"].customer
     assert retail.name == "Contoso Retail" and retail.invoice_account.name == "Contoso Group"
     assert users["buyer@fabrikam.example"].customer.invoice_account is None
@@ -34,8 +38,9 @@ def test_demo_accounts_and_invoice_states(app_ctx):
         states = {i.status for i in invoices}
         assert states == set(InvoiceStatus), customer.name
         assert any(i.is_overdue(today) for i in invoices), customer.name
-        assert any(i.is_overdue(today) and i.status == InvoiceStatus.PARTIALLY_PAID
-                   for i in invoices), customer.name
+        assert any(
+            i.is_overdue(today) and i.status == InvoiceStatus.PARTIALLY_PAID for i in invoices
+        ), customer.name
     retail_invoices = db.session.scalars(select(Invoice).where(Invoice.customer == retail))
     assert any(i.cash_discount_open(today) for i in retail_invoices)
 

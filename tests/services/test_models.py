@@ -25,8 +25,9 @@ from tests import factories
 
 def _raw_update(invoice_id: int, **values: object) -> None:
     assignments = ", ".join(f"{k} = :{k}" for k in values)
-    db.session.execute(text(f"UPDATE invoices SET {assignments} WHERE id = :id"),
-                       {"id": invoice_id, **values})
+    db.session.execute(
+        text(f"UPDATE invoices SET {assignments} WHERE id = :id"), {"id": invoice_id, **values}
+    )
     db.session.flush()
 
 
@@ -74,16 +75,18 @@ def test_settlement_updates_amount_paid_and_status(app_ctx):
     assert (invoice.amount_paid, invoice.status) == (Decimal("30.00"), InvoiceStatus.PARTIALLY_PAID)
     db.session.commit()
     with pytest.raises(AmountTooLarge):
-        record_payment(None, customer, [Allocation(invoice.id, Decimal("70.01"))],
-                       PaymentMethod.MANUAL)
+        record_payment(
+            None, customer, [Allocation(invoice.id, Decimal("70.01"))], PaymentMethod.MANUAL
+        )
     db.session.rollback()
     invoice = db.session.get(Invoice, invoice.id)
     assert invoice.amount_paid == Decimal("30.00")
     record_payment(None, customer, [Allocation(invoice.id, Decimal("70.00"))], PaymentMethod.MANUAL)
     assert invoice.status == InvoiceStatus.PAID and invoice.balance == 0
     with pytest.raises(InvoiceAlreadyPaid):
-        record_payment(None, customer, [Allocation(invoice.id, Decimal("1.00"))],
-                       PaymentMethod.MANUAL)
+        record_payment(
+            None, customer, [Allocation(invoice.id, Decimal("1.00"))], PaymentMethod.MANUAL
+        )
     db.session.rollback()
 
 
@@ -137,14 +140,17 @@ def test_invoice_account_never_itself_nor_a_cycle(app_ctx):
     db.session.rollback()
     a = factories.customer("A2")
     with pytest.raises(IntegrityError):
-        db.session.execute(text("UPDATE customers SET invoice_account_id = id WHERE id = :id"),
-                           {"id": a.id})
+        db.session.execute(
+            text("UPDATE customers SET invoice_account_id = id WHERE id = :id"), {"id": a.id}
+        )
     db.session.rollback()
 
 
 # SQLite cannot reflect expression indexes (uq_users_email_lower); a test above covers it.
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
-@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
 def test_migrations_match_the_models(app_ctx):
     """A model change without a migration fails here."""
     from alembic.autogenerate import compare_metadata

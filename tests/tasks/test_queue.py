@@ -107,7 +107,11 @@ def test_redis_mode_runs_a_job_in_flask_worker(make_app, real_redis, database_ur
     }
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert _customer_name(app, customer_id) == "After"

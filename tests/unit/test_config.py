@@ -6,8 +6,15 @@ import pytest
 
 from b2bshop.config import from_env
 
-VARS = ["DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MAIL_SERVER", "MAIL_BACKEND", "FLASK_DEBUG",
-        "SESSION_COOKIE_SECURE"]
+VARS = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "MAIL_SERVER",
+    "MAIL_BACKEND",
+    "FLASK_DEBUG",
+    "SESSION_COOKIE_SECURE",
+]
 
 
 @pytest.fixture
@@ -53,4 +60,4 @@ def test_no_secret_key_in_the_code():
     root = Path(__file__).resolve().parents[2] / "b2bshop"
     for path in root.rglob("*.py"):
         text = path.read_text()
-        assert "SECRET_KEY\": \"" not in text and "SECRET_KEY = \"" not in text, path
+        assert 'SECRET_KEY": "' not in text and 'SECRET_KEY = "' not in text, path

@@ -19,13 +19,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _nav(html: str) -> list[str]:
     nav = html.split('<nav class="main-nav"', 1)[1].split("</nav>", 1)[0]
-    return [re.sub(r"<[^>]+>|\s+", " ", a).split()[0] for a in re.findall(r"<a [^>]*>(.*?)</a>", nav, re.S)]
+    return [
+        re.sub(r"<[^>]+>|\s+", " ", a).split()[0]
+        for a in re.findall(r"<a [^>]*>(.*?)</a>", nav, re.S)
+    ]
 
 
 @pytest.mark.parametrize(
     ("email", "expected"),
     [
-        ("buyer@contoso.example", ["Catalog", "Invoices", "Cart", "My", ]),
+        (
+            "buyer@contoso.example",
+            [
+                "Catalog",
+                "Invoices",
+                "Cart",
+                "My",
+            ],
+        ),
         ("admin@b2bshop.example", ["Catalog", "My", "Admin"]),
     ],
 )
@@ -40,7 +51,9 @@ def test_cart_badge_counts_lines(client, demo, login, app):
     with app.app_context():
         user = db.session.query(User).filter_by(email="buyer@contoso.example").one()
         products = db.session.query(Product).limit(2).all()
-        cart = Cart(user_id=user.id, lines=[CartLine(product_id=p.id, quantity=1) for p in products])
+        cart = Cart(
+            user_id=user.id, lines=[CartLine(product_id=p.id, quantity=1) for p in products]
+        )
         db.session.add(cart)
         db.session.commit()
     html = client.get("/").get_data(as_text=True)
@@ -103,7 +116,9 @@ def test_healthz_reports_database_and_queue(client):
 
 def test_locale_from_user_then_cookie_then_accept_language(client, demo, login, app):
     # Accept-Language alone
-    page = client.get("/login", headers={"Accept-Language": "nl-NL,nl;q=0.9"}).get_data(as_text=True)
+    page = client.get("/login", headers={"Accept-Language": "nl-NL,nl;q=0.9"}).get_data(
+        as_text=True
+    )
     assert '<html lang="nl">' in page
     # the cookie beats Accept-Language
     client.post("/locale", data={"locale": "fr", "next": "/login"})
@@ -141,8 +156,12 @@ def test_pages_are_translated(client, demo, login):
 
 @pytest.mark.parametrize(
     ("locale", "expected"),
-    [("en", "€1,234.50"), ("fr", "1\u202f234,50\u00a0€"), ("nb", "1\u00a0234,50\u00a0€"),
-     ("nl", "€\u00a01.234,50")],
+    [
+        ("en", "€1,234.50"),
+        ("fr", "1\u202f234,50\u00a0€"),
+        ("nb", "1\u00a0234,50\u00a0€"),
+        ("nl", "€\u00a01.234,50"),
+    ],
 )
 def test_money_is_formatted_for_the_locale(app, locale, expected):
     from decimal import Decimal
