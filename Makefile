@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 install: $(VENV)/.installed translations
 
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile -q -d b2bshop/translations -f
+	@$(BIN)/pybabel compile -d b2bshop/translations -f >/dev/null
 
 # Re-extract the catalogs after changing user-facing strings.
 messages: $(VENV)/.installed
