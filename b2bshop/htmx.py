@@ -14,11 +14,11 @@ def is_htmx() -> bool:
     )
 
 
-def render(page: str, partial: str, status: int = 200, **context) -> Response:
+def render(page_template: str, fragment_template: str, /, **context) -> Response:
     """Render the page, or only its fragment for an HTMX request. The page template
     {% include %}s the fragment, so both always show the same thing."""
-    template = partial if is_htmx() else page
-    response = make_response(render_template(template, **context), status)
+    template = fragment_template if is_htmx() else page_template
+    response = make_response(render_template(template, **context))
     response.vary.add("HX-Request")
     return response
 

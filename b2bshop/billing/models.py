@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from b2bshop.accounts.models import Customer, enum_values
 from b2bshop.extensions import db
-from b2bshop.money import MONEY, ZERO
+from b2bshop.money import MONEY, ZERO, quantize
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -107,11 +107,21 @@ class Invoice(db.Model):
 
     def cash_discount_open(self, today: date) -> bool:
         return (
-            self.status == InvoiceStatus.UNPAID
+            self.status != InvoiceStatus.PAID
             and self.cash_discount_date is not None
             and self.cash_discount_amount > 0
             and today <= self.cash_discount_date
         )
+
+    def cash_discount_available(self, today: date) -> Decimal:
+        """Discount still to be earned by settling the balance today.
+
+        The discount is earned in proportion to what is settled: the share of the total
+        still open carries the same share of the discount (README, "Cash discount").
+        """
+        if not self.cash_discount_open(today):
+            return ZERO
+        return quantize(self.cash_discount_amount * self.balance / self.total, self.currency)
 
 
 class InvoiceLine(db.Model):

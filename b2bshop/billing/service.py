@@ -5,31 +5,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, false, func, or_, select
 
 from b2bshop.accounts.models import Customer, User
 from b2bshop.billing.models import Invoice, InvoiceStatus
 from b2bshop.extensions import db
 
 
-def visible_customer_ids(user: User) -> list[int]:
+def _visible_customer_ids(user: User) -> Select:
     """The user's own customer and, when it names one, its invoice account (SPEC A3)."""
+    invoice_account = (
+        select(Customer.invoice_account_id).where(Customer.id == user.customer_id).scalar_subquery()
+    )
+    return select(Customer.id).where(
+        or_(Customer.id == user.customer_id, Customer.id == invoice_account)
+    )
+
+
+def visible_accounts(user: User) -> list[Customer]:
+    """The accounts whose invoices the user sees, own account first, in one query."""
     if user.customer_id is None:
         return []
-    ids = [user.customer_id]
-    invoice_account_id = db.session.scalar(
-        select(Customer.invoice_account_id).where(Customer.id == user.customer_id)
-    )
-    if invoice_account_id is not None:
-        ids.append(invoice_account_id)
-    return ids
+    rows = db.session.scalars(select(Customer).where(Customer.id.in_(_visible_customer_ids(user))))
+    return sorted(rows, key=lambda c: c.id != user.customer_id)
 
 
-def visible_invoices(user: User, customer_ids: list[int] | None = None) -> Select:
+def visible_invoices(user: User) -> Select:
     """The invoices this user may see and pay. Anything else is simply not found (404)."""
-    ids = visible_customer_ids(user) if customer_ids is None else customer_ids
-    return select(Invoice).where(Invoice.customer_id.in_(ids))
+    if user.customer_id is None:
+        return select(Invoice).where(false())
+    return select(Invoice).where(Invoice.customer_id.in_(_visible_customer_ids(user)))
 
 
 def get_visible_invoice(user: User, number: str) -> Invoice | None:
@@ -58,7 +65,7 @@ def open_items_summary(user: User, today: date | None = None) -> OpenItemsSummar
             func.coalesce(func.sum(case((overdue, balance), else_=0)), 0),
             func.min(Invoice.currency),
         ).where(
-            Invoice.customer_id.in_(visible_customer_ids(user)),
+            Invoice.customer_id.in_(_visible_customer_ids(user)),
             Invoice.status != InvoiceStatus.PAID,
         )
     ).one()
@@ -129,3 +136,89 @@ def post_invoice(customer: Customer, lines: list[LineInput], invoice_date: date)
     db.session.add(invoice)
     db.session.flush()
     return invoice
+
+
+def settlements(invoice: Invoice) -> list[tuple[Any, Any]]:
+    """The payments applied to an invoice so far, oldest first: (payment, allocation)."""
+    from b2bshop.payments.models import Payment, PaymentAllocation, PaymentStatus
+
+    return [
+        (payment, allocation)
+        for payment, allocation in db.session.execute(
+            select(Payment, PaymentAllocation)
+            .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+            .where(
+                PaymentAllocation.invoice_id == invoice.id,
+                Payment.status == PaymentStatus.COMPLETED,
+            )
+            .order_by(Payment.created_at, Payment.id)
+        )
+    ]
+
+
+#: Aging buckets of the statement of account: (key, first day overdue, last day overdue).
+AGING_BUCKETS = [
+    ("not_due", None, 0),
+    ("1_30", 1, 30),
+    ("31_60", 31, 60),
+    ("61_90", 61, 90),
+    ("over_90", 91, None),
+]
+
+
+def aging_bucket(due_date: date, today: date) -> str:
+    days = (today - due_date).days
+    for key, low, high in AGING_BUCKETS:
+        if (low is None or days >= low) and (high is None or days <= high):
+            return key
+    raise AssertionError(days)
+
+
+@dataclass
+class AccountStatement:
+    account: Customer
+    invoices: list[Invoice]
+    buckets: dict[str, Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.buckets.values(), Decimal(0))
+
+
+@dataclass
+class Statement:
+    today: date
+    accounts: list[AccountStatement]
+    currency: str | None
+
+    @property
+    def buckets(self) -> dict[str, Decimal]:
+        return {
+            key: sum((a.buckets[key] for a in self.accounts), Decimal(0))
+            for key, _, _ in AGING_BUCKETS
+        }
+
+    @property
+    def total(self) -> Decimal:
+        return sum((a.total for a in self.accounts), Decimal(0))
+
+
+def statement_of_account(user: User, today: date | None = None) -> Statement:
+    """Open items of the user's own account and its invoice account, aged (SPEC D2)."""
+    today = today or date.today()
+    accounts = visible_accounts(user)
+    open_items = db.session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.customer_id.in_([a.id for a in accounts]), Invoice.status != InvoiceStatus.PAID
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+    ).all()
+    per_account = []
+    for account in accounts:
+        invoices = [i for i in open_items if i.customer_id == account.id]
+        buckets = {key: Decimal(0) for key, _, _ in AGING_BUCKETS}
+        for invoice in invoices:
+            buckets[aging_bucket(invoice.due_date, today)] += invoice.balance
+        per_account.append(AccountStatement(account, invoices, buckets))
+    return Statement(today, per_account, accounts[0].currency if accounts else None)

@@ -1,33 +1,136 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+import csv
+import io
+from datetime import date
+
+from flask import Blueprint, Response, abort, request, stream_with_context, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from b2bshop.accounts.access import buyer_required
-from b2bshop.billing import service
-from b2bshop.billing.models import Invoice
-from b2bshop.extensions import db
+from b2bshop.billing import listing, pdf, service
+from b2bshop.billing.forms import InvoiceFilterForm, filter_from
+from b2bshop.htmx import is_htmx, render
 
 bp = Blueprint("billing", __name__)
+
+CSV_HEADER = [
+    "number",
+    "account",
+    "invoice_date",
+    "due_date",
+    "currency",
+    "total",
+    "amount_paid",
+    "balance",
+    "status",
+]
+
+
+def _filter_form() -> tuple[InvoiceFilterForm, listing.InvoiceFilter]:
+    form = InvoiceFilterForm(request.args)
+    form.validate()
+    return form, filter_from(form)
 
 
 @bp.route("/invoices")
 @buyer_required("may_view_invoices")
 def list_invoices():
-    invoices = db.session.scalars(
-        service.visible_invoices(current_user)
-        .options(selectinload(Invoice.customer))
-        .order_by(Invoice.due_date, Invoice.id)
-        .limit(50)
-    ).all()
-    return render_template("billing/invoices.html", invoices=invoices)
+    form, flt = _filter_form()
+    page = listing.list_invoices(
+        current_user, flt, after=request.args.get("after"), before=request.args.get("before")
+    )
+    response = render(
+        "billing/invoices.html",
+        "billing/_invoice_list.html",
+        form=form,
+        flt=flt,
+        page=page,
+        today=date.today(),
+    )
+    if is_htmx():
+        # The address bar gets the canonical URL: valid filters only, no empty fields.
+        cursor = {k: v for k in ("after", "before") if (v := request.args.get(k))}
+        response.headers["HX-Push-Url"] = url_for(".list_invoices", **flt.query_args(), **cursor)
+    return response
+
+
+@bp.route("/invoices.csv")
+@buyer_required("may_view_invoices")
+def export_invoices():
+    _, flt = _filter_form()
+    rows = listing.iter_invoices(current_user, flt)
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_HEADER)
+        for count, (invoice, account) in enumerate(rows, start=1):
+            writer.writerow(
+                [
+                    invoice.number,
+                    account,
+                    invoice.invoice_date.isoformat(),
+                    invoice.due_date.isoformat(),
+                    invoice.currency,
+                    f"{invoice.total:.2f}",
+                    f"{invoice.amount_paid:.2f}",
+                    f"{invoice.balance:.2f}",
+                    invoice.status.value,
+                ]
+            )
+            if count % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="invoices-{date.today()}.csv"'},
+    )
+
+
+def _visible_or_404(number: str):  # type: ignore[no-untyped-def]
+    invoice = service.get_visible_invoice(current_user, number)
+    if invoice is None:
+        abort(404)
+    return invoice
 
 
 @bp.route("/invoices/<number>")
 @buyer_required("may_view_invoices")
 def show_invoice(number: str):
-    invoice = service.get_visible_invoice(current_user, number)
-    if invoice is None:
-        abort(404)
-    return render_template("billing/invoice.html", invoice=invoice)
+    invoice = _visible_or_404(number)
+    return render(
+        "billing/invoice.html",
+        "billing/_invoice_detail.html",
+        invoice=invoice,
+        settlements=service.settlements(invoice),
+        today=date.today(),
+    )
+
+
+@bp.route("/invoices/<number>.pdf")
+@buyer_required("may_view_invoices")
+def invoice_pdf(number: str):
+    invoice = _visible_or_404(number)
+    body = pdf.invoice_pdf(invoice, service.settlements(invoice), date.today())
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
+    )
+
+
+@bp.route("/account/statement.pdf")
+@buyer_required("may_view_invoices")
+def statement_pdf():
+    statement = service.statement_of_account(current_user)
+    body = pdf.statement_pdf(statement, current_user.customer.name)
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="statement-{date.today()}.pdf"'},
+    )

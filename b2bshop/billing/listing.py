@@ -1,0 +1,237 @@
+"""The buyer's invoice list: filters, totals and keyset pagination.
+
+Pages are cut by keyset ("after this due date and id"), never by OFFSET, so page 1000 costs
+what page 1 costs. The visible accounts (own + invoice account) are queried one branch each,
+joined by UNION ALL: each branch walks its own (customer_id, <sort key>, id) index in order
+and stops after one page, where a single `customer_id IN (...)` would sort every match.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select, tuple_, union_all
+
+from b2bshop.accounts.models import Customer, User
+from b2bshop.billing.models import Invoice, InvoiceStatus
+from b2bshop.billing.service import visible_accounts
+from b2bshop.extensions import db
+from b2bshop.money import quantize
+
+PAGE_SIZE = 50
+
+#: sort name -> (column, descending)
+SORTS: dict[str, tuple[Any, bool]] = {
+    "due_date": (Invoice.due_date, False),
+    "-due_date": (Invoice.due_date, True),
+    "amount": (Invoice.total, False),
+    "-amount": (Invoice.total, True),
+    "number": (Invoice.number, False),
+}
+STATUSES = {"unpaid", "partially_paid", "paid", "overdue"}
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    status: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    q: str | None = None
+    #: "own", "org" (the invoice account) or None for every visible account.
+    account: str | None = None
+    sort: str = "due_date"
+
+    def query_args(self) -> dict[str, str]:
+        """The filter as query-string arguments, empty ones left out (shareable URLs)."""
+        args = {
+            "status": self.status,
+            "due_from": self.due_from.isoformat() if self.due_from else None,
+            "due_to": self.due_to.isoformat() if self.due_to else None,
+            "q": self.q,
+            "account": self.account,
+            "sort": self.sort if self.sort != "due_date" else None,
+        }
+        return {k: v for k, v in args.items() if v}
+
+
+@dataclass
+class InvoicePage:
+    invoices: list[Invoice]
+    count: int
+    balance: Decimal
+    currency: str | None
+    accounts: list[Customer]
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def several_accounts(self) -> bool:
+        return len(self.accounts) > 1
+
+
+def _account_ids(user: User, accounts: list[Customer], account: str | None) -> list[int]:
+    own = [c.id for c in accounts if c.id == user.customer_id]
+    org = [c.id for c in accounts if c.id != user.customer_id]
+    if account == "own":
+        return own
+    if account == "org":
+        return org  # no invoice account: nothing, never everything
+    return own + org
+
+
+def filter_conditions(flt: InvoiceFilter, today: date) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if flt.status == "overdue":
+        conditions += [Invoice.status != InvoiceStatus.PAID, Invoice.due_date < today]
+    elif flt.status in STATUSES:
+        conditions.append(Invoice.status == InvoiceStatus(flt.status))
+    if flt.due_from:
+        conditions.append(Invoice.due_date >= flt.due_from)
+    if flt.due_to:
+        conditions.append(Invoice.due_date <= flt.due_to)
+    if flt.q:
+        conditions.append(Invoice.number.icontains(flt.q, autoescape=True))
+    return conditions
+
+
+def encode_cursor(invoice: Invoice, sort: str) -> str:
+    column, _ = SORTS[sort]
+    value = getattr(invoice, column.key)
+    raw = json.dumps([str(value), invoice.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str, sort: str) -> tuple[Any, int]:
+    column, _ = SORTS[sort]
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        value, invoice_id = json.loads(raw)
+        if not isinstance(invoice_id, int) or not isinstance(value, str):
+            raise BadCursor(token)
+        if column.key == "due_date":
+            return date.fromisoformat(value), invoice_id
+        if column.key == "total":
+            return Decimal(value), invoice_id
+        return value, invoice_id
+    except (ValueError, TypeError, binascii.Error, ArithmeticError) as exc:
+        raise BadCursor(token) from exc
+
+
+def _page_statement(
+    ids: list[int],
+    conditions: list,
+    sort: str,
+    cursor: tuple[Any, int] | None,
+    forward: bool,
+    limit: int,
+) -> Select:
+    column, descending = SORTS[sort]
+    # Walking backwards (the previous page) reverses the order and the comparison.
+    reverse = descending != (not forward)
+    keyset = []
+    if cursor is not None:
+        key = tuple_(column, Invoice.id)
+        keyset.append(key < tuple_(*cursor) if reverse else key > tuple_(*cursor))
+    order = [column.desc(), Invoice.id.desc()] if reverse else [column.asc(), Invoice.id.asc()]
+    branches = [
+        select(Invoice.id)
+        .where(Invoice.customer_id == customer_id, *conditions, *keyset)
+        .order_by(*order)
+        .limit(limit + 1)
+        .subquery()
+        for customer_id in ids
+    ]
+    if len(branches) == 1:
+        page_ids = branches[0]
+    else:
+        page_ids = union_all(*(select(b.c.id) for b in branches)).subquery()
+    return (
+        select(Invoice)
+        .join(page_ids, Invoice.id == page_ids.c.id)
+        .order_by(*order)
+        .limit(limit + 1)
+    )
+
+
+def list_invoices(
+    user: User,
+    flt: InvoiceFilter,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    today: date | None = None,
+    limit: int = PAGE_SIZE,
+) -> InvoicePage:
+    """One page of the invoices the user may see, with the totals of everything matched.
+
+    Four queries whatever the page or the number of invoices: accounts, totals, the page.
+    """
+    today = today or date.today()
+    accounts = visible_accounts(user)
+    ids = _account_ids(user, accounts, flt.account)
+    page = InvoicePage([], 0, Decimal(0), accounts[0].currency if accounts else None, accounts)
+    if not ids:
+        return page
+    conditions = filter_conditions(flt, today)
+
+    count, balance = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Invoice.total - Invoice.amount_paid), 0)).where(
+            Invoice.customer_id.in_(ids), *conditions
+        )
+    ).one()
+    page.count = count
+    page.balance = quantize(Decimal(str(balance)), page.currency or "EUR")
+
+    token, forward = (before, False) if before else (after, True)
+    cursor = None
+    if token:
+        try:
+            cursor = decode_cursor(token, flt.sort)
+        except BadCursor:
+            page.errors.append("cursor")
+            token = None
+    rows = list(
+        db.session.scalars(_page_statement(ids, conditions, flt.sort, cursor, forward, limit))
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not forward:
+        rows.reverse()
+    page.invoices = rows
+    if rows:
+        has_next = more if forward else True
+        has_prev = (token is not None) if forward else more
+        page.next_cursor = encode_cursor(rows[-1], flt.sort) if has_next else None
+        page.prev_cursor = encode_cursor(rows[0], flt.sort) if has_prev else None
+    return page
+
+
+def iter_invoices(user: User, flt: InvoiceFilter, *, today: date | None = None, batch: int = 1000):
+    """Every invoice the filter matches, in the filter's order (the CSV export)."""
+    today = today or date.today()
+    accounts = visible_accounts(user)
+    ids = _account_ids(user, accounts, flt.account)
+    if not ids:
+        return
+    column, descending = SORTS[flt.sort]
+    order = [column.desc(), Invoice.id.desc()] if descending else [column.asc(), Invoice.id.asc()]
+    names = {c.id: c.name for c in accounts}
+    stmt = (
+        select(Invoice)
+        .where(Invoice.customer_id.in_(ids), *filter_conditions(flt, today))
+        .order_by(*order)
+        .execution_options(yield_per=batch)
+    )
+    for invoice in db.session.scalars(stmt):
+        yield invoice, names[invoice.customer_id]

@@ -1,0 +1,205 @@
+"""PDF documents (fpdf2): the invoice and the statement of account, in the current locale."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import format_date
+from flask_babel import gettext as _
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from b2bshop.billing.models import Invoice
+from b2bshop.billing.service import Statement
+from b2bshop.money import format_money
+
+FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
+BRAND = (31, 78, 121)
+
+
+class _Document(FPDF):
+    def __init__(self, title: str) -> None:
+        super().__init__(format="A4")
+        # DejaVu covers €, ø, é ... which the PDF core fonts do not.
+        self.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
+        self.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        self.set_title(title)
+        self.set_creator(current_app.config["STORE_NAME"])
+        self.set_auto_page_break(auto=True, margin=18)
+        self.set_margins(18, 18, 18)
+        self.add_page()
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("DejaVu", "", 8)
+        self.set_text_color(120, 120, 120)
+        self.cell(0, 5, _("Page %(page)s", page=self.page_no()), align="C")
+
+    def heading(self, seller_name: str, seller_address: str, title: str) -> None:
+        self.set_font("DejaVu", "B", 16)
+        self.set_text_color(*BRAND)
+        self.cell(0, 8, seller_name, new_x="LMARGIN", new_y="NEXT")
+        self.set_font("DejaVu", "", 9)
+        self.set_text_color(90, 90, 90)
+        self.cell(0, 5, seller_address, new_x="LMARGIN", new_y="NEXT")
+        self.ln(6)
+        self.set_text_color(0, 0, 0)
+        self.set_font("DejaVu", "B", 14)
+        self.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+        self.ln(2)
+
+    def facts(self, rows: list[tuple[str, str]]) -> None:
+        for label, value in rows:
+            self.set_font("DejaVu", "", 10)
+            self.cell(48, 6, label)
+            self.set_font("DejaVu", "B", 10)
+            self.cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")
+        self.ln(4)
+
+    def grid(
+        self, header: list[str], rows: list[list[str]], widths: tuple[int, ...], numeric: set[int]
+    ) -> None:
+        self.set_font("DejaVu", "", 9)
+        head_style = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=BRAND)
+        align = tuple("RIGHT" if i in numeric else "LEFT" for i in range(len(header)))
+        with self.table(
+            col_widths=widths,
+            text_align=align,
+            headings_style=head_style,
+            line_height=6,
+            borders_layout="HORIZONTAL_LINES",
+        ) as table:
+            table.row(header)
+            for row in rows:
+                table.row(row)
+        self.ln(4)
+
+
+def invoice_pdf(invoice: Invoice, settlements: list, today: date) -> bytes:
+    entity = invoice.customer.legal_entity
+    money = lambda amount: format_money(amount, invoice.currency)  # noqa: E731
+    doc = _Document(_("Invoice %(number)s", number=invoice.number))
+    doc.heading(entity.name, entity.address, _("Invoice %(number)s", number=invoice.number))
+    facts = [
+        (_("Customer"), f"{invoice.customer.name} ({invoice.customer.number})"),
+        (_("Invoice date"), format_date(invoice.invoice_date)),
+        (_("Due date"), format_date(invoice.due_date)),
+        (_("Payment terms"), invoice.customer.payment_terms.name),
+    ]
+    if invoice.cash_discount_date:
+        facts.append(
+            (
+                _("Cash discount"),
+                _(
+                    "%(amount)s if paid by %(date)s",
+                    amount=money(invoice.cash_discount_amount),
+                    date=format_date(invoice.cash_discount_date),
+                ),
+            )
+        )
+    doc.facts(facts)
+    doc.grid(
+        [_("Description"), _("Quantity"), _("Unit price"), _("Tax"), _("Amount")],
+        [
+            [
+                line.description,
+                f"{line.quantity.normalize():f}",
+                money(line.unit_price),
+                f"{line.tax_rate.normalize():f} %",
+                money(line.net_amount),
+            ]
+            for line in invoice.lines
+        ],
+        (80, 20, 28, 16, 30),
+        {1, 2, 3, 4},
+    )
+    totals = [
+        (_("Subtotal"), money(invoice.subtotal)),
+        (_("Tax"), money(invoice.tax)),
+        (_("Total"), money(invoice.total)),
+    ]
+    for payment, allocation in settlements:
+        totals.append(
+            (
+                _(
+                    "Paid %(date)s (%(number)s)",
+                    date=format_date(payment.created_at),
+                    number=payment.number,
+                ),
+                "−" + money(allocation.amount),
+            )
+        )
+        if allocation.discount_amount:
+            totals.append((_("Cash discount"), "−" + money(allocation.discount_amount)))
+    totals.append((_("Balance"), money(invoice.balance)))
+    for label, value in totals:
+        doc.set_font("DejaVu", "B" if label in (_("Total"), _("Balance")) else "", 10)
+        doc.cell(130, 6, label, align="R")
+        doc.cell(0, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
+    return bytes(doc.output())
+
+
+def statement_pdf(statement: Statement, customer_name: str) -> bytes:
+    money = lambda amount: format_money(amount, statement.currency or "EUR")  # noqa: E731
+    labels = bucket_labels()
+    doc = _Document(_("Statement of account"))
+    entity = statement.accounts[0].account.legal_entity if statement.accounts else None
+    doc.heading(
+        entity.name if entity else "", entity.address if entity else "", _("Statement of account")
+    )
+    doc.facts([(_("Customer"), customer_name), (_("Date"), format_date(statement.today))])
+    doc.grid(
+        list(labels.values()) + [_("Total")],
+        [[money(v) for v in statement.buckets.values()] + [money(statement.total)]],
+        (29, 29, 29, 29, 29, 29),
+        {0, 1, 2, 3, 4, 5},
+    )
+    for account_statement in statement.accounts:
+        doc.set_font("DejaVu", "B", 11)
+        doc.cell(
+            0,
+            7,
+            f"{account_statement.account.name} ({account_statement.account.number})",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        if not account_statement.invoices:
+            doc.set_font("DejaVu", "", 9)
+            doc.cell(0, 6, _("No open items."), new_x="LMARGIN", new_y="NEXT")
+            doc.ln(3)
+            continue
+        from b2bshop.billing.service import aging_bucket
+
+        doc.grid(
+            [_("Number"), _("Invoice date"), _("Due date"), _("Total"), _("Balance"), _("Age")],
+            [
+                [
+                    i.number,
+                    format_date(i.invoice_date),
+                    format_date(i.due_date),
+                    money(i.total),
+                    money(i.balance),
+                    labels[aging_bucket(i.due_date, statement.today)],
+                ]
+                for i in account_statement.invoices
+            ],
+            (30, 28, 28, 30, 30, 28),
+            {3, 4},
+        )
+        doc.set_font("DejaVu", "B", 10)
+        doc.cell(146, 6, _("Open balance"), align="R")
+        doc.cell(0, 6, money(account_statement.total), align="R", new_x="LMARGIN", new_y="NEXT")
+        doc.ln(4)
+    return bytes(doc.output())
+
+
+def bucket_labels() -> dict[str, str]:
+    return {
+        "not_due": _("Not due"),
+        "1_30": _("1–30 days"),
+        "31_60": _("31–60 days"),
+        "61_90": _("61–90 days"),
+        "over_90": _("Over 90 days"),
+    }
