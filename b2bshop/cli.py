@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import Flask, current_app
 
-from b2bshop import demo, jobs
+from b2bshop import benchdata, demo, jobs
 from b2bshop.extensions import db
 
 
@@ -22,6 +24,32 @@ def register(app: Flask) -> None:
         demo.load()
         db.session.commit()
         click.echo("Demo data loaded. Sign in as buyer@contoso.example / demo.")
+
+    @app.cli.command("bench-data")
+    @click.option("--customers", default=10_000, show_default=True)
+    @click.option("--invoices", default=1_000_000, show_default=True)
+    @click.option(
+        "--org-invoices",
+        default=50_000,
+        show_default=True,
+        help="Invoices of the invoice account the bench user also sees.",
+    )
+    @click.option("--seed", default=42, show_default=True)
+    def bench_data_command(customers: int, invoices: int, org_invoices: int, seed: int) -> None:
+        """Generate a large reproducible data set (empty database only)."""
+        size = benchdata.BenchSize(customers, invoices, org_invoices, seed)
+        started = time.monotonic()
+        try:
+            with click.progressbar(length=invoices, label="Invoices") as bar:
+                counts = benchdata.generate(size, progress=bar.update)
+        except benchdata.NotEmpty as exc:
+            raise click.ClickException(str(exc)) from exc
+        db.session.commit()
+        click.echo("Analyzing ...")
+        benchdata.analyze()
+        summary = ", ".join(f"{v:,} {k}" for k, v in counts.items())
+        click.echo(f"Done in {time.monotonic() - started:.0f} s: {summary}.")
+        click.echo(f"Sign in as {benchdata.BENCH_USER} / {benchdata.BENCH_PASSWORD}.")
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")

@@ -69,7 +69,7 @@ def from_env(instance_path: str) -> dict:
         "LANGUAGES": ["en", "fr", "nb", "nl"],
         # Mail: SMTP when MAIL_SERVER is set, otherwise one .eml file per message.
         "MAIL_BACKEND": os.environ.get("MAIL_BACKEND")
-        or ("smtp" if mail_server else "b2bshop.mail.EmlFileEmailBackend"),
+        or ("smtp" if mail_server else "b2bshop.mailing.EmlFileEmailBackend"),
         "MAIL_FILE_PATH": os.environ.get("MAIL_FILE_PATH") or str(instance / "mail"),
         "MAIL_SERVER": mail_server or "localhost",
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),

@@ -151,7 +151,7 @@ def statement_pdf(statement: Statement, customer_name: str) -> bytes:
     )
     doc.facts([(_("Customer"), customer_name), (_("Date"), format_date(statement.today))])
     doc.grid(
-        list(labels.values()) + [_("Total")],
+        [*labels.values(), _("Total")],
         [[money(v) for v in statement.buckets.values()] + [money(statement.total)]],
         (29, 29, 29, 29, 29, 29),
         {0, 1, 2, 3, 4, 5},

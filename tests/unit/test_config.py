@@ -29,7 +29,7 @@ def test_embedded_defaults(clean_env, tmp_path):
     assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'b2bshop.db'}"
     assert config["REDIS_URL"] == "" and config["QUEUE_EMBEDDED_WORKER"] is True
     assert config["RATELIMIT_STORAGE_URI"] == "memory://"
-    assert config["MAIL_BACKEND"] == "b2bshop.mail.EmlFileEmailBackend"
+    assert config["MAIL_BACKEND"] == "b2bshop.mailing.EmlFileEmailBackend"
     assert config["MAIL_FILE_PATH"] == str(tmp_path / "mail")
 
 

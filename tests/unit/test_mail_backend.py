@@ -8,7 +8,7 @@ from flask_mailman import EmailMessage
 
 
 def test_eml_file_per_message(make_app, tmp_path):
-    app = make_app(MAIL_BACKEND="b2bshop.mail.EmlFileEmailBackend", MAIL_FILE_PATH=str(tmp_path))
+    app = make_app(MAIL_BACKEND="b2bshop.mailing.EmlFileEmailBackend", MAIL_FILE_PATH=str(tmp_path))
     with app.app_context():
         for n in range(2):
             EmailMessage(f"Subject {n}", "Body", to=[f"to{n}@example.com"]).send()

@@ -1,0 +1,91 @@
+"""The number of SQL queries per page does not grow with the data (issue 3.7)."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from b2bshop.extensions import db
+from tests import factories
+
+FRAGMENT = {"HX-Request": "true"}
+
+
+@contextmanager
+def count_queries(app):
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def _make_data(app, own: int, org: int) -> None:
+    with app.app_context():
+        group = factories.customer("Org")
+        customer = factories.customer("Own", invoice_account=group)
+        factories.user("counter@example.com", customer=customer, password="pw")
+        for n in range(own):
+            factories.invoice(customer, f"{10 + n}.00", days_ago=n % 60)
+        for n in range(org):
+            factories.invoice(group, f"{20 + n}.00", days_ago=n % 90)
+        db.session.commit()
+
+
+@pytest.mark.parametrize("size", [(3, 4), (70, 130)], ids=["small", "large"])
+def test_invoice_fragment_query_count_is_constant(app, client, login, size):
+    _make_data(app, *size)
+    login("counter@example.com", "pw")
+    urls = [
+        "/invoices",
+        "/invoices?status=unpaid",
+        "/invoices?status=overdue&sort=-amount",
+        "/invoices?account=org&sort=number",
+        "/invoices?q=INV&due_from=2020-01-01",
+    ]
+    counts = {}
+    for url in urls:
+        with count_queries(app) as statements:
+            html = client.get(url, headers=FRAGMENT).get_data(as_text=True)
+        counts[url] = len(statements)
+        # follow to the next page, where there is one: a deep page costs the same
+        match = re.search(r'href="([^"]+)"[^>]*rel="next"', html)
+        if match:
+            with count_queries(app) as statements:
+                client.get(match.group(1).replace("&amp;", "&"), headers=FRAGMENT)
+            counts[url + " (next page)"] = len(statements)
+    assert max(counts.values()) <= 5, counts
+    assert len(set(counts.values())) == 1, counts
+    if size == (70, 130):
+        assert any("next page" in k for k in counts)
+
+
+def test_full_page_query_count_is_constant(app, client, login):
+    _make_data(app, 5, 5)
+    login("counter@example.com", "pw")
+    with count_queries(app) as small:
+        client.get("/invoices")
+    _make_data_more(app, 150)
+    with count_queries(app) as large:
+        client.get("/invoices")
+    assert len(small) == len(large) <= 6, (small, large)
+
+
+def _make_data_more(app, n: int) -> None:
+    with app.app_context():
+        from b2bshop.accounts.models import Customer
+
+        customer = db.session.query(Customer).filter_by(name="Own").one()
+        for i in range(n):
+            factories.invoice(customer, f"{30 + i}.00", days_ago=i % 30)
+        db.session.commit()
