@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from b2bshop import config as config_module
 from b2bshop import jobs
 from b2bshop.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from b2bshop.i18n import format_day
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,17 +120,30 @@ def _register_hooks(app: Flask) -> None:
         from b2bshop.cart.service import line_count
         from b2bshop.money import format_money
 
-        if "cart_count" not in g:
-            g.cart_count = (
-                line_count(current_user)
-                if current_user.is_authenticated and not current_user.is_store_admin
-                else 0
-            )
+        def cart_count() -> int:
+            # Called by the page frame only, so a fragment costs no query for it.
+            if "cart_count" not in g:
+                g.cart_count = (
+                    line_count(current_user)
+                    if current_user.is_authenticated and not current_user.is_store_admin
+                    else 0
+                )
+            return g.cart_count
+
+        # Bound once per render: templates format hundreds of amounts and dates.
+        locale = get_locale()
+
+        def money(amount, currency):  # type: ignore[no-untyped-def]
+            return format_money(amount, currency, locale)
+
+        def format_date(value, format="medium"):  # type: ignore[no-untyped-def]
+            return format_day(value, format, locale)
+
         return {
-            "cart_count": g.cart_count,
-            "current_locale": str(get_locale()),
+            "cart_count": cart_count,
+            "current_locale": str(locale),
             "languages": app.config["LANGUAGES"],
-            "money": format_money,
+            "money": money,
             "format_date": format_date,
             "store_name": app.config["STORE_NAME"],
         }

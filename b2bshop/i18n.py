@@ -1,6 +1,33 @@
-"""Translation helpers."""
+"""Translation and formatting helpers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from flask_babel import format_date as flask_format_date
+from flask_babel import get_locale
 
 
-def N_(message: str) -> str:
+def N_(message: str) -> str:  # noqa: N802  (gettext's conventional name)
     """Mark a string for the catalogs where it is translated later, at display time."""
     return message
+
+
+@lru_cache(maxsize=4096)
+def _format_day(value: date, locale: Locale, format: str) -> str:
+    return babel_format_date(value, format=format, locale=locale)
+
+
+def format_day(
+    value: date | datetime | None, format: str = "medium", locale: Locale | None = None
+) -> str:
+    """A date in the request's locale. Plain dates (due dates repeat down a list) are
+    cached; datetimes go through Flask-Babel for the user's time zone."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return flask_format_date(value, format)
+    return _format_day(value, locale or get_locale() or Locale.parse("en"), format)

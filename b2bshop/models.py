@@ -1,7 +1,7 @@
 """Imports every model, so metadata (migrations, create_all) sees all tables."""
 
 from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
-from b2bshop.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from b2bshop.billing.models import Invoice, InvoiceLine, InvoiceStatus, InvoiceTotals
 from b2bshop.cart.models import Cart, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.numbering import NumberSequence
@@ -14,6 +14,7 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",
+    "InvoiceTotals",
     "LegalEntity",
     "NumberSequence",
     "Payment",

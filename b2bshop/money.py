@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from babel.numbers import format_currency, get_currency_precision
+from functools import lru_cache
+
+from babel import Locale
+from babel.numbers import (
+    get_currency_precision,
+    get_decimal_symbol,
+    get_group_symbol,
+    parse_pattern,
+)
 from flask_babel import get_locale
 from sqlalchemy import Numeric
 
@@ -56,7 +65,64 @@ def allocate(total: Decimal, weights: list[Decimal], currency: str = "EUR") -> l
     return parts
 
 
-def format_money(amount: Decimal | None, currency: str) -> str:
+@lru_cache(maxsize=64)
+def _currency_formatter(locale: Locale, currency: str) -> Callable[[Decimal], str]:
+    """A formatter for one locale and currency, built from Babel's own output.
+
+    Babel re-reads the pattern and the locale's symbols for every amount; an invoice list
+    formats a hundred amounts per page. Babel formats a probe amount once, the probe's
+    digits are replaced by a template, and the result is checked against Babel on sample
+    amounts: any locale it does not reproduce (other grouping, other digits) keeps
+    Babel's slow path.
+    """
+    pattern = parse_pattern(locale.currency_formats["standard"])
+
+    def slow(amount: Decimal) -> str:
+        return pattern.apply(
+            amount, locale, currency=currency, currency_digits=True, decimal_quantization=True
+        )
+
+    digits = get_currency_precision(currency)
+    group, decimal = get_group_symbol(locale), get_decimal_symbol(locale)
+    fraction = "123"[:digits]
+    number = f"1{group}234{group}567" + (f"{decimal}{fraction}" if digits else "")
+    probe_amount = Decimal(f"1234567.{fraction}" if digits else "1234567")
+    positive, negative = slow(probe_amount), slow(-probe_amount)
+    if positive.count(number) != 1 or negative.count(number) != 1:
+        return slow
+    prefix, suffix = positive.split(number)
+    negative_prefix, negative_suffix = negative.split(number)
+    table = str.maketrans({",": group, ".": decimal})
+
+    def fast(amount: Decimal) -> str:
+        text = f"{abs(amount):,.{digits}f}".translate(table)
+        if amount < 0:
+            return f"{negative_prefix}{text}{negative_suffix}"
+        return f"{prefix}{text}{suffix}"
+
+    samples = [
+        Decimal(x)
+        for x in (
+            "0",
+            "0.5",
+            "7",
+            "12.3",
+            "999.99",
+            "1000",
+            "-42.42",
+            "-1234.5",
+            "1000000",
+            "98765432.1",
+        )
+    ]
+    if all(fast(x) == slow(x) for x in samples):
+        return fast
+    return slow
+
+
+def format_money(amount: Decimal | None, currency: str, locale: Locale | None = None) -> str:
+    """The amount in the locale (default: the request's), exactly as Babel's
+    format_currency writes it."""
     if amount is None:
         return ""
-    return format_currency(amount, currency, locale=str(get_locale() or "en"))
+    return _currency_formatter(locale or get_locale() or Locale.parse("en"), currency)(amount)

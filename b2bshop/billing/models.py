@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -59,9 +60,36 @@ class Invoice(db.Model):
             " OR (status = 'paid' AND amount_paid = total)",
             name="status_matches_amounts",
         ),
-        # The invoice list filters by customer and status and sorts by due date.
-        Index("ix_invoices_customer_status_due", "customer_id", "status", "due_date", "id"),
-        Index("ix_invoices_customer_due", "customer_id", "due_date", "id"),
+        # The invoice list (billing/listing.py) walks one of these per visible account, in
+        # the order of the chosen sort, from a keyset cursor. INCLUDE makes the totals line
+        # (count, sum of balances) an index-only scan on PostgreSQL.
+        Index(
+            "ix_invoices_customer_due",
+            "customer_id",
+            "due_date",
+            "id",
+            postgresql_include=["total", "amount_paid", "status"],
+        ),
+        Index(
+            "ix_invoices_customer_status_due",
+            "customer_id",
+            "status",
+            "due_date",
+            "id",
+            postgresql_include=["total", "amount_paid"],
+        ),
+        # Open invoices only: the "overdue" filter (not paid, due date passed).
+        Index(
+            "ix_invoices_customer_open_due",
+            "customer_id",
+            "due_date",
+            "id",
+            postgresql_include=["total", "amount_paid"],
+            postgresql_where=text("status <> 'paid'"),
+            sqlite_where=text("status <> 'paid'"),
+        ),
+        Index("ix_invoices_customer_total", "customer_id", "total", "id"),
+        Index("ix_invoices_customer_number", "customer_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,3 +175,22 @@ class InvoiceLine(db.Model):
 
 
 Index("ix_invoice_lines_invoice", InvoiceLine.invoice_id, InvoiceLine.line_no, unique=True)
+
+
+class InvoiceTotals(db.Model):
+    """Count and sums of invoices per customer and status, kept by database triggers
+    (migration 0003) on every insert, update and delete of an invoice.
+
+    The invoice list's totals line reads these few rows instead of summing an account's
+    invoices (50,000 of them take 20 ms to sum) whenever the filter is by status alone.
+    """
+
+    __tablename__ = "invoice_totals"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    invoice_count: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
+    amount_paid: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)

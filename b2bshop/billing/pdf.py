@@ -6,13 +6,13 @@ from datetime import date
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import format_date
 from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from b2bshop.billing.models import Invoice
 from b2bshop.billing.service import Statement
+from b2bshop.i18n import format_day as format_date
 from b2bshop.money import format_money
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
