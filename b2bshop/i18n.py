@@ -11,7 +11,7 @@ from flask_babel import format_date as flask_format_date
 from flask_babel import get_locale
 
 
-def N_(message: str) -> str:  # noqa: N802  (gettext's conventional name)
+def N_(message: str) -> str:
     """Mark a string for the catalogs where it is translated later, at display time."""
     return message
 

@@ -23,11 +23,11 @@ from sqlalchemy import event, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from b2bshop import create_app  # noqa: E402
-from b2bshop.benchdata import BENCH_PASSWORD, BENCH_USER  # noqa: E402
-from b2bshop.billing import listing  # noqa: E402
-from b2bshop.billing.models import Invoice  # noqa: E402
-from b2bshop.extensions import db  # noqa: E402
+from b2bshop import create_app
+from b2bshop.benchdata import BENCH_PASSWORD, BENCH_USER
+from b2bshop.billing import listing
+from b2bshop.billing.models import Invoice
+from b2bshop.extensions import db
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
 WARMUP = 30

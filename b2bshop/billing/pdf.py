@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from flask import current_app
@@ -79,7 +80,7 @@ class _Document(FPDF):
 
 def invoice_pdf(invoice: Invoice, settlements: list, today: date) -> bytes:
     entity = invoice.customer.legal_entity
-    money = lambda amount: format_money(amount, invoice.currency)  # noqa: E731
+    money = partial(format_money, currency=invoice.currency)
     doc = _Document(_("Invoice %(number)s", number=invoice.number))
     doc.heading(entity.name, entity.address, _("Invoice %(number)s", number=invoice.number))
     facts = [
@@ -142,7 +143,7 @@ def invoice_pdf(invoice: Invoice, settlements: list, today: date) -> bytes:
 
 
 def statement_pdf(statement: Statement, customer_name: str) -> bytes:
-    money = lambda amount: format_money(amount, statement.currency or "EUR")  # noqa: E731
+    money = partial(format_money, currency=statement.currency or "EUR")
     labels = bucket_labels()
     doc = _Document(_("Statement of account"))
     entity = statement.accounts[0].account.legal_entity if statement.accounts else None

@@ -13,8 +13,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from b2bshop.accounts.models import Customer, User
-from b2bshop.billing.models import Invoice, InvoiceStatus
 from b2bshop.billing.listing import PAGE_SIZE
+from b2bshop.billing.models import Invoice, InvoiceStatus
 from b2bshop.extensions import db
 from b2bshop.money import quantize
 from tests import factories
