@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db.init_app(app)
+    _sqlite_foreign_keys(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -58,6 +59,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _sqlite_foreign_keys(app: Flask) -> None:
+    """SQLite ignores foreign keys unless asked, per connection; PostgreSQL always checks."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
 
 
 def select_locale() -> str | None:
@@ -84,8 +102,9 @@ def _register_blueprints(app: Flask) -> None:
     from b2bshop.cart.views import bp as cart_bp
     from b2bshop.catalog.views import bp as catalog_bp
     from b2bshop.core.views import bp as core_bp
+    from b2bshop.payments.views import bp as payments_bp
 
-    for bp in (core_bp, accounts_bp, catalog_bp, billing_bp, cart_bp, admin_bp):
+    for bp in (core_bp, accounts_bp, catalog_bp, billing_bp, cart_bp, payments_bp, admin_bp):
         app.register_blueprint(bp)
 
 

@@ -2,13 +2,15 @@
 
 from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
 from b2bshop.billing.models import Invoice, InvoiceLine, InvoiceStatus, InvoiceTotals
-from b2bshop.cart.models import Cart, CartLine
+from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.numbering import NumberSequence
 from b2bshop.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus
+from b2bshop.sales.models import OrderStatus, OrderType, SalesOrder, SalesOrderLine
 
 __all__ = [
     "Cart",
+    "CartKind",
     "CartLine",
     "Customer",
     "Invoice",
@@ -17,6 +19,8 @@ __all__ = [
     "InvoiceTotals",
     "LegalEntity",
     "NumberSequence",
+    "OrderStatus",
+    "OrderType",
     "Payment",
     "PaymentAllocation",
     "PaymentMethod",
@@ -24,5 +28,7 @@ __all__ = [
     "PaymentTerms",
     "Product",
     "Role",
+    "SalesOrder",
+    "SalesOrderLine",
     "User",
 ]

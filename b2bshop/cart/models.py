@@ -2,42 +2,87 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, UniqueConstraint, func
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from b2bshop.accounts.models import enum_values
 from b2bshop.billing.models import Invoice
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
 from b2bshop.money import MONEY
 
 
+class CartKind(enum.StrEnum):
+    ITEM = "item"
+    INVOICE = "invoice"
+
+
 class Cart(db.Model):
     __tablename__ = "carts"
+    __table_args__ = (
+        # Target of the lines' (cart_id, kind) foreign key: see CartLine.
+        UniqueConstraint("id", "kind", name="uq_carts_id_kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    #: What the cart holds now: items or invoices (SPEC A7); None while it is empty.
+    kind: Mapped[CartKind | None] = mapped_column(
+        Enum(
+            CartKind,
+            native_enum=False,
+            length=10,
+            values_callable=enum_values,
+            validate_strings=True,
+            create_constraint=True,
+            name="cart_kind",
+        )
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, server_default=func.now(), onupdate=func.now()
     )
 
     lines: Mapped[list[CartLine]] = relationship(
-        back_populates="cart", cascade="all, delete-orphan", order_by="CartLine.id"
+        back_populates="cart",
+        cascade="all, delete-orphan",
+        order_by="CartLine.id",
+        primaryjoin="Cart.id == CartLine.cart_id",
+        foreign_keys="CartLine.cart_id",
     )
 
 
 class CartLine(db.Model):
-    """Either an item (product, quantity) or an invoice (invoice, amount), never both."""
+    """Either an item (product, quantity) or an invoice (invoice, amount), never both.
+
+    Each line repeats its cart's kind, and (cart_id, kind) must match the cart's: so the
+    database itself refuses an item in an invoice cart, and the cart's kind cannot change
+    while it has lines.
+    """
 
     __tablename__ = "cart_lines"
     __table_args__ = (
         CheckConstraint(
-            "(product_id IS NOT NULL AND quantity > 0 AND invoice_id IS NULL AND amount IS NULL)"
-            " OR (invoice_id IS NOT NULL AND amount > 0 AND product_id IS NULL"
-            " AND quantity IS NULL)",
+            "(kind = 'item' AND product_id IS NOT NULL AND quantity > 0"
+            " AND invoice_id IS NULL AND amount IS NULL)"
+            " OR (kind = 'invoice' AND invoice_id IS NOT NULL AND amount > 0"
+            " AND product_id IS NULL AND quantity IS NULL)",
             name="item_or_invoice",
+        ),
+        ForeignKeyConstraint(
+            ["cart_id", "kind"], ["carts.id", "carts.kind"], name="fk_cart_lines_cart_kind"
         ),
         UniqueConstraint("cart_id", "product_id", name="uq_cart_lines_cart_product"),
         UniqueConstraint("cart_id", "invoice_id", name="uq_cart_lines_cart_invoice"),
@@ -45,12 +90,25 @@ class CartLine(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    kind: Mapped[CartKind] = mapped_column(
+        Enum(
+            CartKind,
+            native_enum=False,
+            length=10,
+            values_callable=enum_values,
+            validate_strings=True,
+            create_constraint=True,
+            name="cart_line_kind",
+        )
+    )
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int | None] = mapped_column(Integer)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     #: What the buyer chose to pay on this invoice (full balance or part of it).
     amount: Mapped[Decimal | None] = mapped_column(MONEY)
 
-    cart: Mapped[Cart] = relationship(back_populates="lines")
+    cart: Mapped[Cart] = relationship(
+        back_populates="lines", primaryjoin="Cart.id == CartLine.cart_id", foreign_keys=[cart_id]
+    )
     product: Mapped[Product | None] = relationship()
     invoice: Mapped[Invoice | None] = relationship()

@@ -1,20 +1,295 @@
-"""The cart: read side for the page frame (the badge)."""
+"""The cart: items or invoices, never both (SPEC A4, A5, A7, D1).
+
+Services take the acting user, flush and never commit; refusals are domain errors whose
+message says why and what to do instead.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from b2bshop.accounts.models import User
-from b2bshop.cart.models import Cart, CartLine
+from b2bshop.billing.models import Invoice, InvoiceStatus
+from b2bshop.billing.service import visible_invoices
+from b2bshop.cart.models import Cart, CartKind, CartLine
+from b2bshop.catalog.models import Product
+from b2bshop.errors import DomainError, NotFound
 from b2bshop.extensions import db
+from b2bshop.money import parse_amount, quantize
+
+MAX_QUANTITY = 9999
+
+
+class CartConflict(DomainError):
+    """The items-or-invoices rule, another currency, a paid invoice: the cart's state."""
+
+    status_code = 409
+
+
+class AmountRefused(DomainError):
+    status_code = 422
+
+
+class QuantityRefused(DomainError):
+    status_code = 422
+
+
+class NotPermitted(DomainError):
+    status_code = 403
 
 
 def get_cart(user: User) -> Cart | None:
-    return db.session.scalar(select(Cart).where(Cart.user_id == user.id))
+    return db.session.scalar(
+        select(Cart)
+        .where(Cart.user_id == user.id)
+        .options(
+            selectinload(Cart.lines).selectinload(CartLine.invoice),
+            selectinload(Cart.lines).selectinload(CartLine.product),
+        )
+    )
 
 
 def line_count(user: User) -> int:
     return (
-        db.session.scalar(select(func.count(CartLine.id)).join(Cart).where(Cart.user_id == user.id))
+        db.session.scalar(
+            select(func.count(CartLine.id))
+            .join(Cart, Cart.id == CartLine.cart_id)
+            .where(Cart.user_id == user.id)
+        )
         or 0
     )
+
+
+def _cart_for_update(user: User) -> Cart:
+    cart = get_cart(user)
+    if cart is None:
+        cart = Cart(user_id=user.id)
+        db.session.add(cart)
+        db.session.flush()
+    return cart
+
+
+def payable_amount(invoice: Invoice, today: date) -> Decimal:
+    """What settles the whole balance today: the balance less the cash discount still open."""
+    return invoice.balance - invoice.cash_discount_available(today)
+
+
+def check_amount(invoice: Invoice, text: str | None, today: date) -> Decimal:
+    """A buyer-typed amount for an invoice: > 0, at most the payable amount, in cents."""
+    amount = parse_amount(text, invoice.currency)
+    if amount is None:
+        raise AmountRefused(_l("Enter an amount such as 120.50, with at most two decimals."))
+    if amount <= 0:
+        raise AmountRefused(_l("The amount must be greater than zero."))
+    maximum = payable_amount(invoice, today)
+    if amount > maximum:
+        raise AmountRefused(
+            _l("The amount is more than the balance: at most %(max)s.", max=f"{maximum:.2f}")
+        )
+    return quantize(amount, invoice.currency)
+
+
+def _ensure_kind(cart: Cart, kind: CartKind) -> None:
+    if cart.kind is None or not cart.lines:
+        cart.kind = kind
+        db.session.flush()
+        return
+    if cart.kind == kind:
+        return
+    if kind == CartKind.INVOICE:
+        raise CartConflict(
+            _l(
+                "Your cart holds items. Place that order or empty the cart before paying "
+                "invoices: a cart holds either items or invoices, never both."
+            )
+        )
+    raise CartConflict(
+        _l(
+            "Your cart holds invoices to pay. Finish that payment or empty the cart before "
+            "ordering items: a cart holds either items or invoices, never both."
+        )
+    )
+
+
+def _visible_invoice(user: User, number: str) -> Invoice:
+    invoice = db.session.scalar(visible_invoices(user).where(Invoice.number == number))
+    if invoice is None:
+        raise NotFound(_l("There is no invoice %(number)s.", number=number))
+    return invoice
+
+
+def add_invoice(
+    user: User, number: str, amount: str | None = None, today: date | None = None
+) -> CartLine:
+    """Pay invoice (SPEC A4): put an open invoice in the cart, or change its amount."""
+    today = today or date.today()
+    if not user.may_pay_invoices:
+        raise NotPermitted(_l("Your user may not pay invoices."))
+    invoice = _visible_invoice(user, number)
+    if invoice.status == InvoiceStatus.PAID:
+        raise CartConflict(_l("Invoice %(number)s is already paid.", number=number))
+    chosen = (
+        check_amount(invoice, amount, today)
+        if amount not in (None, "")
+        else payable_amount(invoice, today)
+    )
+    cart = _cart_for_update(user)
+    _ensure_kind(cart, CartKind.INVOICE)
+    for line in cart.lines:
+        if line.invoice_id == invoice.id:
+            line.amount = chosen
+            db.session.flush()
+            return line
+    currencies = {line.invoice.currency for line in cart.lines}
+    if currencies and invoice.currency not in currencies:
+        raise CartConflict(
+            _l(
+                "Invoice %(number)s is in %(currency)s, the invoices in your cart are not. "
+                "Pay them separately.",
+                number=number,
+                currency=invoice.currency,
+            )
+        )
+    line = CartLine(cart=cart, kind=CartKind.INVOICE, invoice=invoice, amount=chosen)
+    db.session.add(line)
+    db.session.flush()
+    return line
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    added: list[str]
+    skipped: list[str]
+
+
+def add_invoices(
+    user: User,
+    numbers: list[str] | None = None,
+    *,
+    overdue: bool = False,
+    total: str | None = None,
+    today: date | None = None,
+) -> BulkResult:
+    """Pay selected / pay all overdue (SPEC D1). With a total, the money goes to the oldest
+    due date first; invoices it does not reach stay out of the cart."""
+    today = today or date.today()
+    if not user.may_pay_invoices:
+        raise NotPermitted(_l("Your user may not pay invoices."))
+    stmt = visible_invoices(user).where(Invoice.status != InvoiceStatus.PAID)
+    if overdue:
+        stmt = stmt.where(Invoice.due_date < today)
+    else:
+        if not numbers:
+            raise AmountRefused(_l("Select at least one invoice."))
+        stmt = stmt.where(Invoice.number.in_(numbers))
+    invoices = list(db.session.scalars(stmt.order_by(Invoice.due_date, Invoice.id)))
+    if not invoices:
+        message = (
+            _l("No overdue invoices to pay.") if overdue else _l("Select at least one invoice.")
+        )
+        raise AmountRefused(message)
+    if numbers and not overdue:
+        found = {i.number for i in invoices}
+        missing = [n for n in numbers if n not in found]
+        if missing:
+            raise NotFound(_l("There is no open invoice %(number)s.", number=missing[0]))
+    remaining = None
+    if total not in (None, ""):
+        remaining = parse_amount(total, invoices[0].currency)
+        if remaining is None or remaining <= 0:
+            raise AmountRefused(_l("Enter a total greater than zero, with at most two decimals."))
+        most = sum((payable_amount(i, today) for i in invoices), Decimal(0))
+        if remaining > most:
+            raise AmountRefused(
+                _l(
+                    "The total is more than these invoices' balance: at most %(max)s.",
+                    max=f"{most:.2f}",
+                )
+            )
+    added, skipped = [], []
+    for invoice in invoices:
+        amount = payable_amount(invoice, today)
+        if remaining is not None:
+            if remaining <= 0:
+                skipped.append(invoice.number)
+                continue
+            amount = min(amount, remaining)
+            remaining -= amount
+        add_invoice(user, invoice.number, str(amount), today)
+        added.append(invoice.number)
+    return BulkResult(added, skipped)
+
+
+def add_item(user: User, sku: str, quantity: str | int | None) -> CartLine:
+    if not user.may_order:
+        raise NotPermitted(_l("Your user may not place orders."))
+    product = db.session.scalar(
+        select(Product).where(Product.sku == (sku or "").strip(), Product.active.is_(True))
+    )
+    if product is None:
+        raise NotFound(_l("There is no product %(sku)s.", sku=sku))
+    try:
+        qty = int(str(quantity).strip())
+    except (TypeError, ValueError):
+        qty = 0
+    if not 1 <= qty <= MAX_QUANTITY:
+        raise QuantityRefused(_l("Enter a quantity from 1 to %(max)s.", max=MAX_QUANTITY))
+    cart = _cart_for_update(user)
+    _ensure_kind(cart, CartKind.ITEM)
+    for line in cart.lines:
+        if line.product_id == product.id:
+            if line.quantity + qty > MAX_QUANTITY:
+                raise QuantityRefused(_l("Enter a quantity from 1 to %(max)s.", max=MAX_QUANTITY))
+            line.quantity += qty
+            db.session.flush()
+            return line
+    line = CartLine(cart=cart, kind=CartKind.ITEM, product=product, quantity=qty)
+    db.session.add(line)
+    db.session.flush()
+    return line
+
+
+def set_item_quantity(user: User, line_id: int, quantity: str) -> None:
+    cart = get_cart(user)
+    line = next((ln for ln in (cart.lines if cart else []) if ln.id == line_id), None)
+    if line is None or line.kind != CartKind.ITEM:
+        raise NotFound(_l("That line is not in your cart."))
+    try:
+        qty = int(str(quantity).strip())
+    except ValueError:
+        qty = -1
+    if qty == 0:
+        remove_line(user, line_id)
+        return
+    if not 1 <= qty <= MAX_QUANTITY:
+        raise QuantityRefused(_l("Enter a quantity from 1 to %(max)s.", max=MAX_QUANTITY))
+    line.quantity = qty
+    db.session.flush()
+
+
+def remove_line(user: User, line_id: int) -> None:
+    cart = get_cart(user)
+    line = next((ln for ln in (cart.lines if cart else []) if ln.id == line_id), None)
+    if line is None:
+        raise NotFound(_l("That line is not in your cart."))
+    cart.lines.remove(line)
+    db.session.flush()
+    if not cart.lines:
+        cart.kind = None
+        db.session.flush()
+
+
+def empty_cart(user: User) -> None:
+    cart = get_cart(user)
+    if cart is None:
+        return
+    cart.lines.clear()
+    db.session.flush()
+    cart.kind = None
+    db.session.flush()

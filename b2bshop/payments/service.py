@@ -7,6 +7,7 @@ come through here, so an invoice's amount paid and status are maintained in one 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -16,6 +17,7 @@ from b2bshop.accounts.models import Customer, User
 from b2bshop.billing.models import Invoice, InvoiceStatus, status_for
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
+from b2bshop.money import quantize
 from b2bshop.numbering import next_number
 from b2bshop.payments.models import (
     Payment,
@@ -90,6 +92,17 @@ def apply_allocations(payment: Payment, allocations: list[Allocation]) -> None:
     db.session.flush()
 
 
+def discount_for(invoice: Invoice, amount: Decimal, today: date) -> Decimal:
+    """Cash discount earned by paying `amount` on the invoice today (README, "Cash discount"):
+    in proportion to the amount, so paying the whole payable amount earns all of it."""
+    available = invoice.cash_discount_available(today)
+    if not available:
+        return Decimal(0)
+    payable = invoice.balance - available
+    discount = quantize(available * amount / payable, invoice.currency)
+    return min(discount, invoice.balance - amount, available)
+
+
 def record_payment(
     acting_user: User | None,
     customer: Customer,
@@ -118,5 +131,27 @@ def record_payment(
     db.session.add(payment)
     if status == PaymentStatus.COMPLETED:
         apply_allocations(payment, allocations)
+    else:
+        # Pending (a bank transfer on its way): remembered, applied when confirmed.
+        payment.allocations = [
+            PaymentAllocation(invoice_id=a.invoice_id, amount=a.amount, discount_amount=a.discount)
+            for a in allocations
+        ]
     db.session.flush()
+    return payment
+
+
+class PaymentNotPending(DomainError):
+    status_code = 409
+
+
+def confirm_payment(acting_user: User | None, payment: Payment) -> Payment:
+    """A store admin saw the money arrive: settle the pending payment's invoices now."""
+    if payment.status != PaymentStatus.PENDING:
+        raise PaymentNotPending(_l("Payment %(number)s is not pending.", number=payment.number))
+    planned = [Allocation(a.invoice_id, a.amount, a.discount_amount) for a in payment.allocations]
+    payment.allocations.clear()
+    db.session.flush()
+    payment.status = PaymentStatus.COMPLETED
+    apply_allocations(payment, planned)
     return payment
