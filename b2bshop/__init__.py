@@ -41,7 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db.init_app(app)
-    _sqlite_foreign_keys(app)
+    _sqlite_setup(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -61,8 +61,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _sqlite_foreign_keys(app: Flask) -> None:
-    """SQLite ignores foreign keys unless asked, per connection; PostgreSQL always checks."""
+def _sqlite_setup(app: Flask) -> None:
+    """SQLite (the embedded mode) made safe for concurrent requests.
+
+    Foreign keys are off in SQLite unless asked, per connection. SQLite has no row locks:
+    two transactions that read and then write fail with "database is locked" when both
+    upgrade at once. So a transaction that will write (a POST, a job) begins IMMEDIATE and
+    writers queue for up to the busy timeout; reads begin DEFERRED and, in WAL mode,
+    never wait for a writer. PostgreSQL, the production database, keeps its row locks.
+    """
+    from flask import g, has_app_context, has_request_context
     from sqlalchemy import event
 
     with app.app_context():
@@ -70,12 +78,21 @@ def _sqlite_foreign_keys(app: Flask) -> None:
     if engine.dialect.name != "sqlite":
         return
 
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
-    event.listen(engine, "connect", on_connect)
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):  # type: ignore[no-untyped-def]
+        writing = (has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")) or (
+            has_app_context() and g.get("write_transaction", False)
+        )
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 def select_locale() -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from rq import Queue, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import event
@@ -129,6 +129,7 @@ class AppWorker(SimpleWorker):
 
     def perform_job(self, job, queue, execution):  # type: ignore[no-untyped-def]
         with self.app.app_context():
+            g.write_transaction = True  # jobs write: SQLite begins them IMMEDIATE
             try:
                 return super().perform_job(job, queue, execution)
             finally:

@@ -21,7 +21,7 @@ from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.errors import DomainError, NotFound
 from b2bshop.extensions import db
-from b2bshop.money import parse_amount, quantize
+from b2bshop.money import format_money, parse_amount, quantize
 
 MAX_QUANTITY = 9999
 
@@ -90,7 +90,10 @@ def check_amount(invoice: Invoice, text: str | None, today: date) -> Decimal:
     maximum = payable_amount(invoice, today)
     if amount > maximum:
         raise AmountRefused(
-            _l("The amount is more than the balance: at most %(max)s.", max=f"{maximum:.2f}")
+            _l(
+                "The amount is more than the balance: at most %(max)s.",
+                max=format_money(maximum, invoice.currency),
+            )
         )
     return quantize(amount, invoice.currency)
 

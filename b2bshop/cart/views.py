@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from b2bshop.accounts.access import buyer_required
@@ -79,7 +80,9 @@ def add_invoices():
     except DomainError as error:
         return _refusal(error)
     db.session.commit()
-    message = _("%(count)s invoices are in your cart.", count=len(result.added))
+    message = ngettext(
+        "%(num)d invoice is in your cart.", "%(num)d invoices are in your cart.", len(result.added)
+    )
     if result.skipped:
         message += " " + _(
             "The total does not reach %(numbers)s.", numbers=", ".join(result.skipped)
@@ -145,7 +148,7 @@ def remove_line(line_id: int):
 def empty():
     service.empty_cart(current_user)
     db.session.commit()
-    flash(_("Your cart is empty."), "info")
-    if is_htmx():
+    if is_htmx():  # the swapped cart says it is empty; a flash would linger to the next page
         return hx_trigger(make_response(_cart_page()), "cartChanged")
+    flash(_("Your cart is empty."), "info")
     return redirect(url_for("cart.show_cart"))

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from b2bshop.accounts.models import User
 from b2bshop.billing.models import Invoice, InvoiceStatus
 from b2bshop.cart import service as cart_service
-from b2bshop.cart.models import CartKind
+from b2bshop.cart.models import Cart, CartKind
 from b2bshop.cart.service import CartConflict, NotPermitted
 from b2bshop.catalog.models import Product
 from b2bshop.errors import DomainError
@@ -24,7 +24,7 @@ from b2bshop.money import quantize
 from b2bshop.numbering import next_number
 from b2bshop.payments.models import Payment, PaymentMethod, PaymentStatus
 from b2bshop.payments.providers import card_provider
-from b2bshop.payments.service import Allocation, apply_allocations, discount_for, lock_invoices
+from b2bshop.payments.service import Allocation, discount_for, lock_invoices, record_payment
 from b2bshop.sales.models import OrderStatus, SalesOrder, SalesOrderLine
 
 INVOICE_METHODS = (PaymentMethod.CARD.value, PaymentMethod.BANK_TRANSFER.value)
@@ -63,6 +63,19 @@ def find_payment(user: User, idempotency_key: str) -> Payment | None:
     )
 
 
+def _lock_cart(user: User) -> Cart | None:
+    """The user's cart, locked: a double submit waits here for the first to finish."""
+    cart = db.session.scalar(
+        select(Cart)
+        .where(Cart.user_id == user.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if cart is not None:
+        db.session.refresh(cart, ["lines"])
+    return cart
+
+
 def pay_invoices(
     user: User,
     method: str,
@@ -70,40 +83,31 @@ def pay_invoices(
     card_number: str | None = None,
     today: date | None = None,
 ) -> Payment:
-    """Pay the cart's invoices (SPEC A5, A6). A replayed submit returns the first payment."""
+    """Pay the cart's invoices (SPEC A5, A6). A replayed submit returns the first payment.
+
+    Locks, always in this order: the cart (a double submit of the same form waits here and
+    then finds the first payment), the invoices in id order (concurrent payments of one
+    invoice settle one after the other against the fresh balance). The gap-free payment
+    number is taken last, so its sequence row is locked only for the final insert, not
+    while the card is charged.
+    """
     today = today or date.today()
     if not user.may_pay_invoices:
         raise NotPermitted(_l("Your user may not pay invoices."))
-    existing = find_payment(user, idempotency_key)
-    if existing is not None:
-        return existing
     if method == ON_ACCOUNT:
         raise MethodRefused(
             _l("Invoices cannot be paid on account. Pay by card or by bank transfer.")
         )
     if method not in INVOICE_METHODS:
         raise MethodRefused(_l("Choose how to pay: by card or by bank transfer."))
-    cart = cart_service.get_cart(user)
+    cart = _lock_cart(user)
+    existing = find_payment(user, idempotency_key)
+    if existing is not None:
+        return existing
     if cart is None or cart.kind != CartKind.INVOICE or not cart.lines:
         raise CartConflict(_l("Your cart has no invoices to pay."))
 
     lines = list(cart.lines)
-    amount = sum((line.amount for line in lines), Decimal(0))
-    # The payment row goes first: its unique idempotency key makes a concurrent double
-    # submit wait here and then fail, before either charges the card.
-    payment = Payment(
-        number=next_number("payment"),
-        customer_id=user.customer_id,
-        user=user,
-        method=PaymentMethod(method),
-        status=PaymentStatus.PENDING,
-        amount=amount,
-        currency=lines[0].invoice.currency,
-        idempotency_key=idempotency_key,
-    )
-    db.session.add(payment)
-    db.session.flush()
-
     invoices = lock_invoices([line.invoice_id for line in lines])
     allocations = []
     for line in lines:
@@ -125,11 +129,15 @@ def pay_invoices(
         allocations.append(
             Allocation(invoice.id, line.amount, discount_for(invoice, line.amount, today))
         )
+    amount = sum((line.amount for line in lines), Decimal(0))
+    currency = lines[0].invoice.currency
 
+    reference = None
     if method == PaymentMethod.CARD.value:
+        # The provider deduplicates by the same key, should this transaction fail later.
         result = card_provider().charge(
             amount=amount,
-            currency=payment.currency,
+            currency=currency,
             card_number=card_number or "",
             idempotency_key=idempotency_key,
         )
@@ -137,17 +145,17 @@ def pay_invoices(
             raise PaymentDeclined(
                 DECLINE_MESSAGES.get(result.decline_code or "", DECLINE_MESSAGES["declined"])
             )
-        payment.provider_reference = result.reference
-        payment.status = PaymentStatus.COMPLETED
-        apply_allocations(payment, allocations)
-    else:
-        # Bank transfer: settles when a store admin confirms the money arrived.
-        from b2bshop.payments.models import PaymentAllocation
-
-        payment.allocations = [
-            PaymentAllocation(invoice_id=a.invoice_id, amount=a.amount, discount_amount=a.discount)
-            for a in allocations
-        ]
+        reference = result.reference
+    payment = record_payment(
+        user,
+        user.customer,
+        allocations,
+        PaymentMethod(method),
+        # A bank transfer settles when a store admin confirms the money arrived.
+        status=PaymentStatus.COMPLETED if reference else PaymentStatus.PENDING,
+        idempotency_key=idempotency_key,
+        provider_reference=reference,
+    )
     cart_service.empty_cart(user)
     db.session.flush()
     return payment
@@ -248,6 +256,8 @@ def place_order(
             )
         )
     order.total = total
+    order.number = next_number("order")
+    db.session.add(order)
     cart_service.empty_cart(user)
     db.session.flush()
     return order

@@ -16,6 +16,7 @@ from b2bshop.extensions import db
 from b2bshop.payments import checkout as checkout_service
 from b2bshop.payments.forms import CheckoutForm
 from b2bshop.payments.models import Payment
+from b2bshop.payments.providers import SandboxCardProvider, card_provider
 from b2bshop.sales.models import SalesOrder
 
 bp = Blueprint("payments", __name__)
@@ -28,7 +29,10 @@ def _render_checkout(form: CheckoutForm, status: int = 200, error: object = None
         form.idempotency_key.data = str(uuid.uuid4())
     if cart is not None and cart.kind == CartKind.INVOICE and not form.method.data:
         form.method.data = "card"
-    return render_template("payments/checkout.html", cart=cart, form=form, error=error), status
+    sandbox = isinstance(card_provider(), SandboxCardProvider)
+    return render_template(
+        "payments/checkout.html", cart=cart, form=form, error=error, sandbox=sandbox
+    ), status
 
 
 @bp.route("/checkout", methods=["GET", "POST"])

@@ -423,7 +423,7 @@ def test_order_items_on_account(buyer, app):
         stock = product.stock_on_hand
     buyer.post("/cart/items", data={"sku": "FUR-DSK-160", "qty": str(stock + 2)}, headers=HX)
     buyer.post("/cart/items", data={"sku": "OFF-PEN-BL", "qty": "3"}, headers=HX)
-    response, key = _checkout(buyer, method="on_account")
+    response, _ = _checkout(buyer, method="on_account")
     assert response.status_code == 302 and response.headers["Location"].startswith("/orders/SO-")
     page = buyer.get(response.headers["Location"]).get_data(as_text=True)
     assert "Thank you for your order" in page and "2 on backorder" in page

@@ -9,7 +9,7 @@ import pytest
 from flask_babel import force_locale
 
 from b2bshop.accounts.models import User
-from b2bshop.cart.models import Cart, CartLine
+from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
 from b2bshop.money import format_money
@@ -52,7 +52,9 @@ def test_cart_badge_counts_lines(client, demo, login, app):
         user = db.session.query(User).filter_by(email="buyer@contoso.example").one()
         products = db.session.query(Product).limit(2).all()
         cart = Cart(
-            user_id=user.id, lines=[CartLine(product_id=p.id, quantity=1) for p in products]
+            user_id=user.id,
+            kind=CartKind.ITEM,
+            lines=[CartLine(kind=CartKind.ITEM, product_id=p.id, quantity=1) for p in products],
         )
         db.session.add(cart)
         db.session.commit()
