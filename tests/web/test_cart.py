@@ -486,3 +486,53 @@ def test_receipts_of_other_customers_are_404(buyer, app, client, login):
     buyer.post("/logout")
     login("buyer@fabrikam.example")
     assert client.get(url).status_code == 404
+
+
+def test_pay_invoice_from_the_invoice_page(buyer, app):
+    invoice = _invoice(app, "Contoso Group", InvoiceStatus.UNPAID)
+    page = buyer.get(f"/invoices/{invoice.number}").get_data(as_text=True)
+    assert f'id="pay-{invoice.number}"' in page and "Pay invoice" in page
+    paid = _invoice(app, "Contoso Group", InvoiceStatus.PAID)
+    assert "Pay invoice" not in buyer.get(f"/invoices/{paid.number}").get_data(as_text=True)
+
+
+def test_invoice_in_another_currency_is_refused(buyer, app):
+    from b2bshop.billing.service import LineInput, post_invoice
+
+    with app.app_context():
+        group = db.session.scalar(select(Customer).where(Customer.name == "Contoso Group"))
+        first = db.session.scalar(
+            select(Invoice).where(
+                Invoice.customer_id == group.id, Invoice.status == InvoiceStatus.UNPAID
+            )
+        )
+        group.currency = "USD"  # an invoice billed in dollars to the same account
+        usd = post_invoice(
+            group, [LineInput("Consulting", Decimal(1), Decimal("50"), Decimal(0))], date.today()
+        )
+        group.currency = "EUR"
+        db.session.commit()
+        numbers = first.number, usd.number
+    assert buyer.post("/cart/invoices", data={"invoice": numbers[0]}, headers=HX).status_code == 200
+    response = buyer.post("/cart/invoices", data={"invoice": numbers[1]}, headers=HX)
+    assert response.status_code == 409
+    assert "USD" in response.get_data(as_text=True)
+    assert len(_cart_lines(app)) == 1
+
+
+def test_amount_changed_after_adding_is_checked_again_at_checkout(buyer, app):
+    from b2bshop.payments.models import PaymentMethod
+    from b2bshop.payments.service import Allocation, record_payment
+
+    invoice = _invoice(app, "Contoso Group", InvoiceStatus.UNPAID)
+    buyer.post("/cart/invoices", data={"invoice": invoice.number}, headers=HX)
+    with app.app_context():  # someone else pays part of it meanwhile
+        fresh = db.session.get(Invoice, invoice.id)
+        record_payment(
+            None, fresh.customer, [Allocation(fresh.id, Decimal("1.00"))], PaymentMethod.MANUAL
+        )
+        db.session.commit()
+    response, _ = _checkout(buyer, method="card", card_number=APPROVE)
+    assert response.status_code == 409
+    assert "has changed" in response.get_data(as_text=True)
+    assert _fresh(app, invoice.number).amount_paid == Decimal("1.00")
