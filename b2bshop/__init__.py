@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
-from flask_babel import get_locale
+from flask_babel import format_datetime, get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from b2bshop import config as config_module
@@ -120,8 +120,19 @@ def _register_blueprints(app: Flask) -> None:
     from b2bshop.catalog.views import bp as catalog_bp
     from b2bshop.core.views import bp as core_bp
     from b2bshop.payments.views import bp as payments_bp
+    from b2bshop.requests.views import bp as requests_bp
 
-    for bp in (core_bp, accounts_bp, catalog_bp, billing_bp, cart_bp, payments_bp, admin_bp):
+    blueprints = (
+        core_bp,
+        accounts_bp,
+        catalog_bp,
+        billing_bp,
+        cart_bp,
+        payments_bp,
+        requests_bp,
+        admin_bp,
+    )
+    for bp in blueprints:
         app.register_blueprint(bp)
 
 
@@ -181,5 +192,6 @@ def _register_hooks(app: Flask) -> None:
             "languages": app.config["LANGUAGES"],
             "money": money,
             "format_date": format_date,
+            "format_datetime": format_datetime,
             "store_name": app.config["STORE_NAME"],
         }

@@ -51,6 +51,23 @@ def register(app: Flask) -> None:
         click.echo(f"Done in {time.monotonic() - started:.0f} s: {summary}.")
         click.echo(f"Sign in as {benchdata.BENCH_USER} / {benchdata.BENCH_PASSWORD}.")
 
+    @app.cli.command("cron")
+    def cron_command() -> None:
+        """Queue the periodic jobs (the request sync, every SYNC_INTERVAL seconds) on
+        REDIS_URL. Run one, next to any number of workers."""
+        from rq.cron import CronScheduler
+
+        from tasks.requests import sync_requests
+
+        app = current_app._get_current_object()
+        if not app.config.get("REDIS_URL"):
+            raise click.ClickException(
+                "REDIS_URL is not set: the embedded mode runs its clock inside the web process."
+            )
+        scheduler = CronScheduler(connection=jobs.connection(app))
+        scheduler.register(sync_requests, "default", interval=app.config["SYNC_INTERVAL"])
+        scheduler.start()
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
     @click.option("--with-scheduler/--without-scheduler", default=True)

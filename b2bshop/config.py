@@ -82,4 +82,8 @@ def from_env(instance_path: str) -> dict:
             "MAIL_DEFAULT_SENDER", "b2bshop <no-reply@b2bshop.example>"
         ),
         "STORE_NAME": os.environ.get("STORE_NAME", "b2bshop"),
+        #: Links in emails point here.
+        "STORE_URL": os.environ.get("STORE_URL", "http://127.0.0.1:5000"),
+        #: Seconds between two runs of the request sync job.
+        "SYNC_INTERVAL": int(os.environ.get("SYNC_INTERVAL", "60")),
     }

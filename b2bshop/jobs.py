@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from flask import Flask, current_app, g
-from rq import Queue, SimpleWorker
+from rq import Queue, Retry, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
@@ -25,6 +26,7 @@ from b2bshop.extensions import db
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("default",)
+SYNC_REQUESTS = "tasks.requests.sync_requests"
 _PENDING_KEY = "b2bshop_pending_jobs"
 
 _fake_server = None
@@ -102,6 +104,11 @@ def init_app(app: Flask) -> None:
         event.listen(session_cls, "after_soft_rollback", _after_rollback)
 
 
+def default_retry() -> Retry:
+    """Three more tries after the first, backing off: 10 s, 1 min, 5 min."""
+    return Retry(max=3, interval=[10, 60, 300])
+
+
 def queue_health(app: Flask | None = None) -> dict[str, Any]:
     """Counts per state for the health endpoint and the admin monitor."""
     try:
@@ -154,6 +161,26 @@ def make_worker(app: Flask, worker_class: type[AppWorker] = AppWorker, **kwargs:
     return worker
 
 
+def _embedded_clock(app: Flask, stop: threading.Event) -> None:
+    """The embedded mode's scheduler: moves due retries into the queue every second and
+    queues the request sync every minute (Redis mode: `rq worker --with-scheduler` and
+    `flask --app wsgi cron`)."""
+    from rq.scheduler import RQScheduler
+
+    conn = connection(app)
+    scheduler = RQScheduler([Queue(n, connection=conn) for n in QUEUE_NAMES], connection=conn)
+    last_sync = 0.0
+    while not stop.wait(1.0):
+        try:
+            scheduler.acquire_locks()
+            scheduler.enqueue_scheduled_jobs()
+            if time.monotonic() - last_sync >= app.config["SYNC_INTERVAL"]:
+                get_queue(app=app).enqueue(SYNC_REQUESTS)
+                last_sync = time.monotonic()
+        except Exception:  # keep ticking: one bad tick must not stop the clock
+            log.exception("embedded clock tick failed")
+
+
 def start_embedded_worker(app: Flask) -> threading.Thread:
     """One RQ worker thread for the embedded mode (idempotent per app)."""
     existing = app.extensions.get("b2bshop_worker_thread")
@@ -166,6 +193,11 @@ def start_embedded_worker(app: Flask) -> threading.Thread:
 
     thread = threading.Thread(target=run, name="rq-embedded-worker", daemon=True)
     thread.start()
+    stop = threading.Event()
+    threading.Thread(
+        target=_embedded_clock, args=(app, stop), name="rq-embedded-clock", daemon=True
+    ).start()
+    app.extensions["b2bshop_clock_stop"] = stop
     app.extensions["b2bshop_worker_thread"] = thread
     app.extensions["b2bshop_worker"] = worker
     return thread

@@ -6,9 +6,11 @@ from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.numbering import NumberSequence
 from b2bshop.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus
+from b2bshop.requests.models import B2BRequest, RequestKind, RequestStatus, SentEmail
 from b2bshop.sales.models import OrderStatus, OrderType, SalesOrder, SalesOrderLine
 
 __all__ = [
+    "B2BRequest",
     "Cart",
     "CartKind",
     "CartLine",
@@ -27,8 +29,11 @@ __all__ = [
     "PaymentStatus",
     "PaymentTerms",
     "Product",
+    "RequestKind",
+    "RequestStatus",
     "Role",
     "SalesOrder",
     "SalesOrderLine",
+    "SentEmail",
     "User",
 ]

@@ -46,6 +46,12 @@ def set_locale():
     return response
 
 
+@bp.route("/dialog/close")
+def close_dialog():
+    """Cancel in an HTMX dialog: swap it for nothing (the link works without JS too)."""
+    return ""
+
+
 @bp.route("/healthz")
 @csrf.exempt
 def healthz():

@@ -1,0 +1,91 @@
+"""B2B requests (SPEC A8, A9): what a buyer asked for, and how far the jobs have got."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from b2bshop.accounts.models import Customer, User, enum_values
+from b2bshop.billing.models import Invoice
+from b2bshop.extensions import db
+
+
+class RequestKind(enum.StrEnum):
+    INVOICE_COPY = "invoice_copy"
+
+
+class RequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class B2BRequest(db.Model):
+    __tablename__ = "b2b_requests"
+    __table_args__ = (
+        Index("ix_b2b_requests_customer_created", "customer_id", "created_at"),
+        Index("ix_b2b_requests_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[RequestKind] = mapped_column(
+        Enum(
+            RequestKind,
+            native_enum=False,
+            length=20,
+            values_callable=enum_values,
+            validate_strings=True,
+            create_constraint=True,
+            name="request_kind",
+        )
+    )
+    status: Mapped[RequestStatus] = mapped_column(
+        Enum(
+            RequestStatus,
+            native_enum=False,
+            length=20,
+            values_callable=enum_values,
+            validate_strings=True,
+            create_constraint=True,
+            name="request_status",
+        ),
+        default=RequestStatus.PENDING,
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    #: The registered address when the request was made: the email goes there even if the
+    #: user changes it later.
+    email: Mapped[str] = mapped_column(String(254))
+    #: The requester's language then, for the email.
+    locale: Mapped[str] = mapped_column(String(5), default="en")
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Kept for store admins when a job fails.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: The RQ job working on it; the sync job re-enqueues pending requests whose job is gone.
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    customer: Mapped[Customer] = relationship()
+    requester: Mapped[User] = relationship()
+    invoice: Mapped[Invoice | None] = relationship()
+
+
+class SentEmail(db.Model):
+    """One row per email the jobs send, under a unique key (see tasks/requests.py)."""
+
+    __tablename__ = "sent_emails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    #: "sending" is committed before the SMTP conversation, "sent" after it.
+    state: Mapped[str] = mapped_column(String(10))
+    message_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,338 @@
+"""Request invoice (issue 5): the B2B request, the email job and its failure modes."""
+
+from __future__ import annotations
+
+import email
+import os
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from b2bshop import jobs
+from b2bshop.billing.models import Invoice
+from b2bshop.extensions import db
+from b2bshop.requests import service
+from b2bshop.requests.models import B2BRequest, RequestStatus, SentEmail
+from tasks import requests as request_jobs
+
+ROOT = Path(__file__).resolve().parents[2]
+HX = {"HX-Request": "true"}
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def _contoso_invoice(app) -> str:
+    with app.app_context():
+        return db.session.scalar(
+            select(Invoice.number)
+            .join(Invoice.customer)
+            .where(Invoice.customer.has(name="Contoso Group"))
+        )
+
+
+def _requests(app) -> list[B2BRequest]:
+    with app.app_context():
+        rows = db.session.scalars(select(B2BRequest).order_by(B2BRequest.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+@pytest.fixture
+def buyer(client, demo, login):
+    return login("buyer@contoso.example")
+
+
+def test_dialog_shows_the_registered_address(buyer, app):
+    number = _contoso_invoice(app)
+    fragment = buyer.get(f"/invoices/{number}/request", headers=HX).get_data(as_text=True)
+    assert fragment.lstrip().startswith("<dialog open")
+    assert "buyer@contoso.example" in fragment and "<html" not in fragment
+    page = buyer.get(f"/invoices/{number}/request").get_data(as_text=True)  # without JS
+    assert "<html" in page and "Send it to me" in page
+
+
+def test_request_is_pending_at_once_and_listed(buyer, app):
+    number = _contoso_invoice(app)
+    response = buyer.post(f"/invoices/{number}/request", headers=HX)
+    assert response.status_code == 200
+    assert "B2B requests" in response.get_data(as_text=True)
+    assert "requestCreated" in response.headers["HX-Trigger"]
+    [request] = _requests(app)
+    assert request.status == RequestStatus.PENDING and request.email == "buyer@contoso.example"
+    listing = buyer.get("/account/requests").get_data(as_text=True)
+    assert f'id="request-{request.id}" data-status="pending"' in listing
+    assert 'hx-trigger="every 2s"' in listing  # polls while pending
+
+
+def test_request_without_javascript_redirects_to_the_list(buyer, app):
+    number = _contoso_invoice(app)
+    response = buyer.post(f"/invoices/{number}/request")
+    assert response.status_code == 302 and response.headers["Location"] == "/account/requests"
+
+
+def test_other_customers_invoice_cannot_be_requested(client, demo, login, app):
+    number = _contoso_invoice(app)
+    login("buyer@fabrikam.example")
+    assert client.get(f"/invoices/{number}/request").status_code == 404
+    assert client.post(f"/invoices/{number}/request").status_code == 404
+    assert _requests(app) == []
+
+
+def _make_request(app) -> int:
+    with app.test_request_context():
+        from b2bshop.accounts.models import User
+
+        user = db.session.scalar(select(User).where(User.email == "buyer@contoso.example"))
+        request = service.request_invoice_copy(user, _contoso_invoice(app), "fr")
+        db.session.commit()
+        return request.id
+
+
+def _run(app, request_id):
+    with app.app_context():
+        try:
+            return request_jobs.send_invoice_email(request_id)
+        finally:
+            db.session.remove()
+
+
+def test_job_sends_one_localized_email_with_the_pdf(app, demo):
+    request_id = _make_request(app)
+    assert _run(app, request_id) == "sent"
+    assert _run(app, request_id) == "completed"  # a second run sends nothing
+    messages = _sent(app)
+    assert len(messages) == 1
+    message = messages[0]
+    assert message.to == ["buyer@contoso.example"]
+    assert message.subject.startswith("Facture INV-")  # the requester's language
+    assert message.attachments[0][0].endswith(".pdf")
+    assert message.attachments[0][2] == "application/pdf"
+    [request] = _requests(app)
+    assert request.status == RequestStatus.COMPLETED and request.completed_at
+
+
+def _sent(app) -> list:
+    """What the locmem mail backend of the test app has sent."""
+    state = app.extensions["mailman"]
+    if not hasattr(state, "outbox"):
+        state.outbox = []
+    return state.outbox
+
+
+@pytest.fixture(autouse=True)
+def _clear_outbox(app):
+    _sent(app).clear()
+
+
+def test_worker_dying_after_sending_does_not_send_twice(app, demo, monkeypatch):
+    request_id = _make_request(app)
+
+    def die(request):
+        raise KeyboardInterrupt("worker killed after the SMTP conversation")
+
+    monkeypatch.setattr(request_jobs.service, "mark_completed", die)
+    with pytest.raises(KeyboardInterrupt):
+        _run(app, request_id)
+    monkeypatch.undo()
+    assert len(_sent(app)) == 1
+    assert _run(app, request_id) == "completed earlier"
+    assert len(_sent(app)) == 1
+    [request] = _requests(app)
+    assert request.status == RequestStatus.COMPLETED
+    assert "not confirmed" in request.last_error
+
+
+def test_mail_server_refusal_is_retried_then_sent_once(app, demo, monkeypatch):
+    request_id = _make_request(app)
+
+    def refuse(self):
+        raise smtplib.SMTPRecipientsRefused({"buyer@contoso.example": (550, b"mailbox full")})
+
+    monkeypatch.setattr("flask_mailman.message.EmailMessage.send", refuse)
+    monkeypatch.setattr(request_jobs, "_last_attempt", lambda: False)
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        _run(app, request_id)
+    [request] = _requests(app)
+    assert request.status == RequestStatus.PENDING and "SMTPRecipientsRefused" in request.last_error
+    with app.app_context():
+        assert db.session.scalar(select(SentEmail)) is None  # the retry may send
+    monkeypatch.undo()
+    assert _run(app, request_id) == "sent"
+    assert len(_sent(app)) == 1
+
+
+def test_last_attempt_fails_the_request_with_the_error_kept(app, demo, monkeypatch):
+    request_id = _make_request(app)
+    monkeypatch.setattr(
+        "flask_mailman.message.EmailMessage.send",
+        lambda self: (_ for _ in ()).throw(ConnectionRefusedError("no smtp")),
+    )
+    monkeypatch.setattr(request_jobs, "_last_attempt", lambda: True)
+    with pytest.raises(ConnectionRefusedError):
+        _run(app, request_id)
+    [request] = _requests(app)
+    assert request.status == RequestStatus.FAILED and "no smtp" in request.last_error
+
+
+def test_queue_down_keeps_the_request_and_sync_queues_it_later(make_app, demo, app):
+    down = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    client = down.test_client()
+    client.post("/login", data={"email": "buyer@contoso.example", "password": "demo"})
+    number = _contoso_invoice(app)
+    response = client.post(f"/invoices/{number}/request", headers=HX)
+    assert response.status_code == 200  # the buyer sees no error
+    [request] = _requests(app)
+    assert request.status == RequestStatus.PENDING
+    # The queue is back (the embedded fakeredis here): the sync job queues it again.
+    with app.app_context():
+        queue = jobs.get_queue()
+        queue.empty()
+        assert request_jobs.sync_requests() == 1
+        assert queue.count == 1
+        assert request_jobs.sync_requests() == 0  # already queued: not twice
+        worker = jobs.make_worker(app)
+        worker.work(burst=True)
+    [request] = _requests(app)
+    assert request.status == RequestStatus.COMPLETED
+    assert len(_sent(app)) == 1
+
+
+def test_requests_page_filters_and_scope(client, demo, login, app):
+    _make_request(app)
+    login("ap@contoso.example")  # a plain buyer sees only their own requests
+    assert 'data-status="pending"' not in client.get("/account/requests").get_data(as_text=True)
+    client.post("/logout")
+    login("buyer@contoso.example")  # the buyer admin sees the customer's
+    html = client.get("/account/requests?status=pending").get_data(as_text=True)
+    assert 'data-status="pending"' in html
+    assert 'data-status="pending"' not in client.get("/account/requests?status=completed").get_data(
+        as_text=True
+    )
+
+
+def test_polling_stops_when_nothing_is_pending(buyer, app):
+    request_id = _make_request(app)
+    _run(app, request_id)
+    fragment = buyer.get("/account/requests", headers=HX).get_data(as_text=True)
+    assert 'data-status="completed"' in fragment and "every 2s" not in fragment
+
+
+@pytest.mark.redis
+def test_real_worker_and_smtp_server_deliver_the_pdf(make_app, demo, database_url, app):
+    """A real `flask worker` process on the machine's Redis, a real SMTP server (aiosmtpd)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    received = []
+
+    class Collect(Sink):
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope.content)
+            return "250 OK"
+
+    conn = redis.Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        queued_app = make_app(REDIS_URL=REDIS_URL)
+        client = queued_app.test_client()
+        client.post("/login", data={"email": "buyer@contoso.example", "password": "demo"})
+        number = _contoso_invoice(app)
+        assert client.post(f"/invoices/{number}/request").status_code == 302
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": "test",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(port),
+            "PYTHONPATH": str(ROOT),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        controller.stop()
+        conn.flushdb()
+    assert len(received) == 1
+    message = email.message_from_bytes(received[0])
+    assert message["To"] == "buyer@contoso.example"
+    pdfs = [part for part in message.walk() if part.get_content_type() == "application/pdf"]
+    assert len(pdfs) == 1 and pdfs[0].get_payload(decode=True).startswith(b"%PDF")
+    [request] = _requests(app)
+    assert request.status == RequestStatus.COMPLETED
+
+
+def test_embedded_mode_completes_a_request_by_itself(make_app, demo, app, tmp_path):
+    embedded = make_app(
+        QUEUE_EMBEDDED_WORKER=True,
+        REDIS_URL="",
+        MAIL_BACKEND="b2bshop.mailing.EmlFileEmailBackend",
+        MAIL_FILE_PATH=str(tmp_path),
+    )
+    client = embedded.test_client()
+    client.post("/login", data={"email": "buyer@contoso.example", "password": "demo"})
+    number = _contoso_invoice(app)
+    client.post(f"/invoices/{number}/request", headers=HX)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        [request] = _requests(app)
+        if request.status == RequestStatus.COMPLETED:
+            break
+        time.sleep(0.1)
+    assert request.status == RequestStatus.COMPLETED
+    [eml] = list(tmp_path.glob("*.eml"))
+    message = email.message_from_bytes(eml.read_bytes())
+    assert any(p.get_content_type() == "application/pdf" for p in message.walk())
+
+
+@pytest.mark.redis
+def test_cron_command_queues_the_sync_on_redis(make_app, database_url):
+    """`flask --app wsgi cron` queues the request sync right away, then every interval."""
+    conn = redis.Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": "test",
+        "PYTHONPATH": str(ROOT),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "cron"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        app = make_app(REDIS_URL=REDIS_URL)
+        with app.app_context():
+            queue = jobs.get_queue()
+            deadline = time.monotonic() + 20
+            while queue.count == 0 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert [job.func_name for job in queue.get_jobs()] == ["tasks.requests.sync_requests"]
+    finally:
+        process.terminate()
+        process.wait(10)
+        conn.flushdb()
