@@ -144,12 +144,34 @@ class AppWorker(SimpleWorker):
 
 
 class EmbeddedWorker(AppWorker):
-    """The worker thread of the embedded mode: signals belong to the main thread."""
+    """The worker thread of the embedded mode: signals belong to the main thread, and it
+    stops when asked (stop_embedded_worker) instead of on SIGTERM."""
 
     death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self) -> None:
         pass
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):  # type: ignore[no-untyped-def]
+        # Wait in one-second slices so a stop request is seen; None ends the work loop.
+        while not self._stop_requested:
+            result = super().dequeue_job_and_maintain_ttl(1, max_idle_time=1)
+            if result is not None:
+                return result
+        return None
+
+
+def stop_embedded_worker(app: Flask, timeout: float = 10) -> None:
+    """Stop the embedded worker and clock threads (tests, and a clean shutdown)."""
+    stop = app.extensions.pop("b2bshop_clock_stop", None)
+    if stop is not None:
+        stop.set()
+    worker = app.extensions.pop("b2bshop_worker", None)
+    thread = app.extensions.pop("b2bshop_worker_thread", None)
+    if worker is not None:
+        worker._stop_requested = True
+    if thread is not None:
+        thread.join(timeout)
 
 
 def make_worker(app: Flask, worker_class: type[AppWorker] = AppWorker, **kwargs: Any) -> AppWorker:

@@ -6,7 +6,13 @@ from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.numbering import NumberSequence
 from b2bshop.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus
-from b2bshop.requests.models import B2BRequest, RequestKind, RequestStatus, SentEmail
+from b2bshop.requests.models import (
+    B2BRequest,
+    Invitation,
+    RequestKind,
+    RequestStatus,
+    SentEmail,
+)
 from b2bshop.sales.models import OrderStatus, OrderType, SalesOrder, SalesOrderLine
 
 __all__ = [
@@ -15,6 +21,7 @@ __all__ = [
     "CartKind",
     "CartLine",
     "Customer",
+    "Invitation",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",

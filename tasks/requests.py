@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from email.utils import make_msgid
 
@@ -30,11 +31,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from b2bshop import jobs
+from b2bshop.accounts import service as accounts
+from b2bshop.accounts.models import User
 from b2bshop.billing import pdf
 from b2bshop.billing.service import settlements
 from b2bshop.extensions import db
-from b2bshop.requests import service
-from b2bshop.requests.models import B2BRequest, RequestStatus, SentEmail
+from b2bshop.requests import invitations, service
+from b2bshop.requests.models import B2BRequest, Invitation, RequestKind, RequestStatus, SentEmail
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +47,35 @@ def _last_attempt() -> bool:
     return job is None or not job.retries_left
 
 
-def send_invoice_email(request_id: int) -> str:
+def _start(request_id: int) -> B2BRequest | None:
+    """The request to work on, marked processing; None when there is nothing left to do."""
     request = db.session.get(B2BRequest, request_id)
-    if request is None:
-        return "gone"
-    if request.status in (RequestStatus.COMPLETED, RequestStatus.FAILED):
-        return request.status.value
-    key = f"invoice-copy-{request.id}"
+    if request is None or request.status in (RequestStatus.COMPLETED, RequestStatus.FAILED):
+        return None
     request.status = RequestStatus.PROCESSING
     request.attempts += 1
     db.session.commit()
+    return request
 
+
+def _fail_or_retry(request_id: int, error: str, key: str | None = None) -> None:
+    db.session.rollback()
+    if key is not None:
+        db.session.execute(delete(SentEmail).where(SentEmail.key == key))
+    request = db.session.get(B2BRequest, request_id)
+    request.last_error = error
+    if _last_attempt():
+        service.mark_failed(request, error)
+    else:
+        request.status = RequestStatus.PENDING
+    db.session.commit()
+
+
+def _deliver_once(
+    request: B2BRequest, key: str, build: Callable[[str], EmailMultiAlternatives]
+) -> str:
+    """Send the request's email effectively once (see the module docstring), then complete
+    the request."""
     marker = db.session.scalar(select(SentEmail).where(SentEmail.key == key))
     if marker is not None:
         service.mark_completed(request)
@@ -65,7 +86,7 @@ def send_invoice_email(request_id: int) -> str:
         return "completed earlier"
 
     domain = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN", "b2bshop.local")
-    marker = SentEmail(key=key, state="sending", message_id=make_msgid("invoice", domain))
+    marker = SentEmail(key=key, state="sending", message_id=make_msgid("b2b", domain))
     db.session.add(marker)
     try:
         db.session.commit()
@@ -73,19 +94,11 @@ def send_invoice_email(request_id: int) -> str:
         db.session.rollback()  # another worker holds this request
         return "running elsewhere"
 
+    request_id = request.id
     try:
-        message = build_invoice_email(request, marker.message_id, key)
-        message.send()
+        build(marker.message_id).send()
     except Exception as exc:  # the mail server refused, or rendering failed: retry
-        db.session.rollback()
-        db.session.execute(delete(SentEmail).where(SentEmail.key == key))
-        request = db.session.get(B2BRequest, request_id)
-        request.last_error = f"{type(exc).__name__}: {exc}"
-        if _last_attempt():
-            service.mark_failed(request, request.last_error)
-        else:
-            request.status = RequestStatus.PENDING
-        db.session.commit()
+        _fail_or_retry(request_id, f"{type(exc).__name__}: {exc}", key)
         raise
 
     marker.state = "sent"
@@ -93,6 +106,94 @@ def send_invoice_email(request_id: int) -> str:
     service.mark_completed(request)
     db.session.commit()
     return "sent"
+
+
+def send_invoice_email(request_id: int) -> str:
+    request = _start(request_id)
+    if request is None:
+        return "nothing to do"
+    key = f"invoice-copy-{request.id}"
+    return _deliver_once(
+        request, key, lambda message_id: build_invoice_email(request, message_id, key)
+    )
+
+
+def carry_out_user_request(request_id: int) -> str:
+    """A buyer admin's request: add a user (and invite them), change one's permissions,
+    or remove one."""
+    request = _start(request_id)
+    if request is None:
+        return "nothing to do"
+    payload = dict(request.payload or {})
+    if request.kind == RequestKind.ADD_USER:
+        user = db.session.get(User, payload["user_id"]) if payload.get("user_id") else None
+        if user is None:
+            try:
+                user = accounts.create_user(
+                    payload["email"],
+                    None,
+                    customer=request.customer,
+                    name=payload["name"],
+                    **{name: payload[name] for name in service.PERMISSIONS},
+                )
+            except accounts.EmailTaken as exc:
+                db.session.rollback()
+                request = db.session.get(B2BRequest, request_id)
+                service.mark_failed(request, str(exc))  # no retry can fix that
+                db.session.commit()
+                return "failed"
+            invitation, _token = invitations.create(user)
+            payload["user_id"] = user.id
+            payload["invitation_id"] = invitation.id
+            request.payload = payload  # a new dict: the JSON column sees the change
+            db.session.commit()
+        invitation = db.session.get(Invitation, payload["invitation_id"])
+        key = f"invitation-{request.id}"
+        return _deliver_once(
+            request,
+            key,
+            lambda message_id: build_invitation_email(request, invitation, message_id, key),
+        )
+    user = db.session.get(User, payload["user_id"])
+    if user is None or user.customer_id != request.customer_id:
+        service.mark_failed(request, "The user no longer exists.")
+        db.session.commit()
+        return "failed"
+    if request.kind == RequestKind.CHANGE_USER:
+        service.apply_permissions(user, payload)
+    elif request.kind == RequestKind.REMOVE_USER:
+        service.remove_user(user)
+    service.mark_completed(request)
+    db.session.commit()
+    return "completed"
+
+
+def build_invitation_email(
+    request: B2BRequest, invitation: Invitation, message_id: str, key: str
+) -> EmailMultiAlternatives:
+    store_url = current_app.config["STORE_URL"].rstrip("/")
+    link = f"{store_url}/invitations/{invitations.token_for(invitation)}"
+    with force_locale(request.locale):
+        context = {
+            "request": request,
+            "user": invitation.user,
+            "link": link,
+            "customer": request.customer,
+            "inviter": request.requester,
+            "store_name": current_app.config["STORE_NAME"],
+            "expires_at": invitation.expires_at,
+        }
+        subject = _("You are invited to %(store)s", store=current_app.config["STORE_NAME"])
+        text = render_template("emails/invitation.txt", **context)
+        html = render_template("emails/invitation.html", **context)
+    message = EmailMultiAlternatives(
+        subject,
+        text,
+        to=[invitation.user.email],
+        headers={"Message-ID": message_id, "X-B2B-Key": key},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
 
 
 def build_invoice_email(request: B2BRequest, message_id: str, key: str) -> EmailMultiAlternatives:
@@ -139,6 +240,6 @@ def sync_requests() -> int:
     stale = service.unqueued_pending_requests(live)
     for request in stale:
         request.status = RequestStatus.PENDING
-        service.enqueue(request)
+        service.requeue(request)
     db.session.commit()
     return len(stale)

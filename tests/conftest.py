@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete, insert, text
 from sqlalchemy.engine import make_url
 
-from b2bshop import create_app
+from b2bshop import create_app, jobs
 from b2bshop.extensions import db
 from b2bshop.numbering import SEQUENCES, NumberSequence
 
@@ -92,6 +92,7 @@ def make_app(
 
     yield factory
     for application in made:
+        jobs.stop_embedded_worker(application)
         with application.app_context():
             db.engine.dispose()
 

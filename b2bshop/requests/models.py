@@ -15,6 +15,10 @@ from b2bshop.extensions import db
 
 class RequestKind(enum.StrEnum):
     INVOICE_COPY = "invoice_copy"
+    #: A buyer admin's requests about the users of their customer account.
+    ADD_USER = "add_user"
+    CHANGE_USER = "change_user"
+    REMOVE_USER = "remove_user"
 
 
 class RequestStatus(enum.StrEnum):
@@ -89,3 +93,18 @@ class SentEmail(db.Model):
     message_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Invitation(db.Model):
+    """A single-use, expiring link for a new user to set a password. Only a hash of the
+    token is stored: the link itself exists only in the email."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()

@@ -11,12 +11,17 @@ from b2bshop import jobs
 from b2bshop.accounts.models import User
 from b2bshop.billing.models import Invoice
 from b2bshop.billing.service import visible_invoices
-from b2bshop.errors import NotFound
+from b2bshop.errors import DomainError, NotFound
 from b2bshop.extensions import db
 from b2bshop.requests.models import B2BRequest, RequestKind, RequestStatus
 
-#: Dotted path, so the web process need not import the job's module to enqueue it.
-SEND_INVOICE_EMAIL = "tasks.requests.send_invoice_email"
+#: Dotted paths, so the web process need not import the jobs' module to enqueue them.
+_JOBS = {
+    RequestKind.INVOICE_COPY: "tasks.requests.send_invoice_email",
+    RequestKind.ADD_USER: "tasks.requests.carry_out_user_request",
+    RequestKind.CHANGE_USER: "tasks.requests.carry_out_user_request",
+    RequestKind.REMOVE_USER: "tasks.requests.carry_out_user_request",
+}
 
 
 def request_invoice_copy(user: User, number: str, locale: str = "en") -> B2BRequest:
@@ -45,8 +50,14 @@ def request_invoice_copy(user: User, number: str, locale: str = "en") -> B2BRequ
 def enqueue(request: B2BRequest) -> None:
     request.job_id = f"b2b-request-{request.id}-{request.attempts}"
     jobs.enqueue_after_commit(
-        SEND_INVOICE_EMAIL, request.id, job_id=request.job_id, retry=jobs.default_retry()
+        _JOBS[request.kind], request.id, job_id=request.job_id, retry=jobs.default_retry()
     )
+
+
+def requeue(request: B2BRequest) -> None:
+    """Queue a request again (sync job, store admin's retry); the jobs are idempotent."""
+    request.status = RequestStatus.PENDING
+    enqueue(request)
 
 
 def visible_requests(user: User) -> Select:
@@ -94,3 +105,111 @@ def unqueued_pending_requests(live_job_ids: set[str], limit: int = 500) -> list[
         .limit(limit)
     )
     return [r for r in pending if r.job_id not in live_job_ids]
+
+
+# --- A buyer admin's requests about the users of the customer account (issue 5.6) ---
+
+PERMISSIONS = ("may_order", "may_view_invoices", "may_pay_invoices")
+
+
+class NotBuyerAdmin(DomainError):
+    status_code = 403
+
+
+class UserRequestInvalid(DomainError):
+    status_code = 422
+
+
+def customer_users(admin: User) -> list[User]:
+    _require_buyer_admin(admin)
+    return list(
+        db.session.scalars(
+            select(User).where(User.customer_id == admin.customer_id).order_by(User.email)
+        )
+    )
+
+
+def _require_buyer_admin(user: User) -> None:
+    if not user.is_buyer_admin:
+        raise NotBuyerAdmin(_l("Only your account's administrator manages its users."))
+
+
+def _customer_user(admin: User, user_id: int) -> User:
+    """A user of the admin's own customer account; anyone else is not found."""
+    user = db.session.scalar(
+        select(User).where(
+            User.id == user_id, User.customer_id == admin.customer_id, User.active.is_(True)
+        )
+    )
+    if user is None:
+        raise NotFound(_l("There is no such user in your account."))
+    return user
+
+
+def _permissions(values: dict[str, bool]) -> dict[str, bool]:
+    return {name: bool(values.get(name)) for name in PERMISSIONS}
+
+
+def _user_request(admin: User, kind: RequestKind, payload: dict, locale: str) -> B2BRequest:
+    request = B2BRequest(
+        kind=kind,
+        customer_id=admin.customer_id,
+        requester=admin,
+        email=admin.email,
+        locale=locale,
+        payload=payload,
+    )
+    db.session.add(request)
+    db.session.flush()
+    enqueue(request)
+    return request
+
+
+def request_add_user(
+    admin: User, email: str, name: str, permissions: dict[str, bool], locale: str = "en"
+) -> B2BRequest:
+    from b2bshop.accounts.service import find_user_by_email, normalize_email
+
+    _require_buyer_admin(admin)
+    email = normalize_email(email)
+    if "@" not in email or len(email) > 254:
+        raise UserRequestInvalid(_l("Enter the new user's email address."))
+    if find_user_by_email(email) is not None:
+        raise UserRequestInvalid(_l("A user with this email address already exists."))
+    payload = {"email": email, "name": (name or "").strip()[:200], **_permissions(permissions)}
+    return _user_request(admin, RequestKind.ADD_USER, payload, locale)
+
+
+def request_change_user(
+    admin: User, user_id: int, permissions: dict[str, bool], locale: str = "en"
+) -> B2BRequest:
+    _require_buyer_admin(admin)
+    user = _customer_user(admin, user_id)
+    payload = {"user_id": user.id, "email": user.email, **_permissions(permissions)}
+    return _user_request(admin, RequestKind.CHANGE_USER, payload, locale)
+
+
+def request_remove_user(admin: User, user_id: int, locale: str = "en") -> B2BRequest:
+    _require_buyer_admin(admin)
+    user = _customer_user(admin, user_id)
+    if user.id == admin.id:
+        raise UserRequestInvalid(_l("You cannot remove yourself."))
+    return _user_request(
+        admin, RequestKind.REMOVE_USER, {"user_id": user.id, "email": user.email}, locale
+    )
+
+
+def remove_user(user: User) -> None:
+    """Sign-in refused from now on, and open sessions end: the cookie's token no longer
+    matches any user."""
+    import uuid
+
+    user.active = False
+    user.session_token = str(uuid.uuid4())
+    db.session.flush()
+
+
+def apply_permissions(user: User, payload: dict) -> None:
+    for name in PERMISSIONS:
+        setattr(user, name, bool(payload.get(name)))
+    db.session.flush()

@@ -12,13 +12,14 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from b2bshop.accounts.access import buyer_required
 from b2bshop.billing.service import get_visible_invoice
+from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.htmx import hx_trigger, is_htmx, render
-from b2bshop.requests import service
+from b2bshop.requests import invitations, service
 from b2bshop.requests.models import RequestStatus
 
 bp = Blueprint("requests", __name__)
@@ -64,3 +65,83 @@ def list_requests():
         kind=kind,
         busy=busy,
     )
+
+
+def _permissions_from_form() -> dict[str, bool]:
+    return {name: request.form.get(name) == "1" for name in service.PERMISSIONS}
+
+
+@bp.route("/account/users", methods=["GET", "POST"])
+@buyer_required()
+def users():
+    """A buyer admin asks to add, change or remove the account's users; jobs carry it out."""
+    if not current_user.is_buyer_admin:
+        return render_template("errors/forbidden.html", reason="buyer_admin"), 403
+    if request.method == "POST":
+        action = request.form.get("action")
+        locale = str(get_locale())
+        try:
+            if action == "add":
+                service.request_add_user(
+                    current_user,
+                    request.form.get("email", ""),
+                    request.form.get("name", ""),
+                    _permissions_from_form(),
+                    locale,
+                )
+            elif action == "change":
+                service.request_change_user(
+                    current_user,
+                    request.form.get("user_id", type=int),
+                    _permissions_from_form(),
+                    locale,
+                )
+            elif action == "remove":
+                service.request_remove_user(
+                    current_user, request.form.get("user_id", type=int), locale
+                )
+            else:
+                abort(400)
+        except DomainError as error:
+            db.session.rollback()
+            return render_template(
+                "requests/users.html",
+                users=service.customer_users(current_user),
+                error=error.message,
+            ), error.status_code
+        db.session.commit()
+        flash(
+            _(
+                "Your request is registered; it is carried out in a moment. Follow it under "
+                "B2B requests."
+            ),
+            "success",
+        )
+        return redirect(url_for(".users"))
+    return render_template("requests/users.html", users=service.customer_users(current_user))
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    """The link in an invitation email: set a first password, then sign in."""
+    try:
+        invitation = invitations.find(token)
+    except DomainError as error:
+        return render_template(
+            "errors/generic.html", title=_("Invitation"), message=error.message
+        ), error.status_code
+    if request.method == "POST":
+        try:
+            user = invitations.accept(
+                token, request.form.get("password", ""), request.form.get("confirm", "")
+            )
+        except DomainError as error:
+            db.session.rollback()
+            return render_template(
+                "requests/invitation.html", invitation=invitation, error=error.message
+            ), error.status_code
+        db.session.commit()
+        login_user(user)
+        flash(_("Welcome! Your password is set."), "success")
+        return redirect(url_for("core.home"))
+    return render_template("requests/invitation.html", invitation=invitation)

@@ -5,6 +5,10 @@ The live server is the real app with CSRF on, served by werkzeug in a daemon thr
 test commits (the `demo` fixture, factories) is what the browser sees, and the autouse
 truncation in tests/conftest.py cleans up after each test as usual.
 
+`live_server` runs no jobs. `live_server_with_worker` is a second server whose app runs
+the embedded queue (fakeredis and an RQ worker thread) and writes mail as .eml files into
+`mail_dir`; `worker_page` is a page on it.
+
 Chromium is Debian's (/usr/bin/chromium, or $E2E_CHROMIUM): Playwright cannot download its
 own here. A missing browser fails the tests rather than skipping them: CI installs it.
 """
@@ -23,6 +27,7 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from b2bshop import jobs
 from b2bshop.extensions import db
 
 E2E_DIR = Path(__file__).resolve().parent
@@ -93,6 +98,85 @@ def live_server(app: Flask, make_app: Callable[..., Flask]) -> Iterator[str]:
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
+
+
+def _stop_embedded_queue(app: Flask) -> None:
+    """Stop the embedded worker and clock threads of `app`, if its first request started them.
+
+    RQ stops a worker from a signal handler only, which a thread cannot have: ask it to stop
+    at its next loop, and wake it from its blocking dequeue with a job that does nothing.
+    """
+    stop_clock = app.extensions.get("b2bshop_clock_stop")
+    if stop_clock is not None:
+        stop_clock.set()
+    thread = app.extensions.get("b2bshop_worker_thread")
+    if thread is not None and thread.is_alive():
+        app.extensions["b2bshop_worker"]._stop_requested = True
+        jobs.get_queue(app=app).enqueue("time.sleep", 0)
+        thread.join(timeout=15)
+        if thread.is_alive():
+            raise RuntimeError("the embedded RQ worker thread did not stop")
+    # The clock thread is not kept anywhere; it is the one whose argument is this app.
+    for clock in threading.enumerate():
+        if clock.name == "rq-embedded-clock" and getattr(clock, "_args", (None,))[0] is app:
+            clock.join(timeout=5)
+
+
+@pytest.fixture(scope="package")
+def _worker_mail_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mail")
+
+
+@pytest.fixture(scope="package")
+def worker_app(app: Flask, make_app: Callable[..., Flask], _worker_mail_root: Path) -> Flask:
+    """The app behind `live_server_with_worker`: embedded queue on, mail into .eml files."""
+    return make_app(
+        WTF_CSRF_ENABLED=True,
+        SESSION_COOKIE_SECURE=False,
+        QUEUE_EMBEDDED_WORKER=True,
+        REDIS_URL="",
+        MAIL_BACKEND="b2bshop.mailing.EmlFileEmailBackend",
+        MAIL_FILE_PATH=str(_worker_mail_root),
+    )
+
+
+@pytest.fixture(scope="package")
+def live_server_with_worker(worker_app: Flask) -> Iterator[str]:
+    """Base URL of a live server whose jobs run: its first request starts the embedded RQ
+    worker thread (and its clock), which carry out jobs a few milliseconds after they are
+    queued.
+
+    Package scope, not session: the embedded queue is a fakeredis server shared by every app
+    of the process, and a worker left running would take the jobs of later tests (tests/tasks
+    count what is queued). Teardown stops the server, then the worker and the clock.
+    """
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, worker_app, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, name="e2e-live-server-with-worker", daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        try:
+            _stop_embedded_queue(worker_app)
+        finally:
+            with worker_app.app_context():
+                db.session.remove()
+                for engine in db.engines.values():
+                    engine.dispose()
+
+
+@pytest.fixture
+def mail_dir(_worker_mail_root: Path) -> Path:
+    """Where `live_server_with_worker` writes each email as an .eml file, empty at the start
+    of the test."""
+    for path in _worker_mail_root.iterdir():
+        path.unlink()
+    return _worker_mail_root
 
 
 # --- browser -----------------------------------------------------------------------------
@@ -170,6 +254,19 @@ def new_page(
 def page(new_page: Callable[..., Page]) -> Page:
     """A desktop page (1280x800, en-US) whose relative URLs go to the live server."""
     return new_page()
+
+
+@pytest.fixture
+def worker_page(
+    new_page: Callable[..., Page], live_server_with_worker: str, worker_app: Flask
+) -> Page:
+    """A desktop page on `live_server_with_worker` (screenshot on failure, like `page`).
+
+    The queue starts empty: a job a previous test queued (on any app: the fakeredis server
+    is the process's) must not run in this one, against rows that reuse its ids.
+    """
+    jobs.get_queue(app=worker_app).empty()
+    return new_page(base_url=live_server_with_worker)
 
 
 @pytest.fixture

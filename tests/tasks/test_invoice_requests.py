@@ -105,7 +105,7 @@ def _run(app, request_id):
 def test_job_sends_one_localized_email_with_the_pdf(app, demo):
     request_id = _make_request(app)
     assert _run(app, request_id) == "sent"
-    assert _run(app, request_id) == "completed"  # a second run sends nothing
+    assert _run(app, request_id) == "nothing to do"  # a second run sends nothing
     messages = _sent(app)
     assert len(messages) == 1
     message = messages[0]
@@ -300,6 +300,7 @@ def test_embedded_mode_completes_a_request_by_itself(make_app, demo, app, tmp_pa
             break
         time.sleep(0.1)
     assert request.status == RequestStatus.COMPLETED
+    jobs.stop_embedded_worker(embedded)
     [eml] = list(tmp_path.glob("*.eml"))
     message = email.message_from_bytes(eml.read_bytes())
     assert any(p.get_content_type() == "application/pdf" for p in message.walk())

@@ -49,6 +49,8 @@ def test_embedded_mode_runs_a_job_in_the_worker_thread(make_app):
         assert _customer_name(app, customer_id) == "Before"
         db.session.commit()
     assert _wait_for(lambda: _customer_name(app, customer_id) == "After")
+    jobs.stop_embedded_worker(app)
+    assert "b2bshop_worker_thread" not in app.extensions
 
 
 def test_rollback_drops_the_job(make_app):

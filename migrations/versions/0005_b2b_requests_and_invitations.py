@@ -1,8 +1,8 @@
-"""b2b requests
+"""b2b requests and invitations
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-23 17:25:22.853388
+Create Date: 2026-11-23 17:29:35.744831
 
 """
 from alembic import op
@@ -29,7 +29,7 @@ def upgrade():
     )
     op.create_table('b2b_requests',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.Enum('invoice_copy', name='request_kind', native_enum=False, create_constraint=True, length=20), nullable=False),
+    sa.Column('kind', sa.Enum('invoice_copy', 'add_user', 'change_user', 'remove_user', name='request_kind', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('status', sa.Enum('pending', 'processing', 'completed', 'failed', name='request_status', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('requester_id', sa.Integer(), nullable=False),
@@ -52,9 +52,26 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_b2b_requests_requester_id'), ['requester_id'], unique=False)
         batch_op.create_index('ix_b2b_requests_status', ['status'], unique=False)
 
+    op.create_table('invitations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('used_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_invitations_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invitations')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_invitations_token_hash'))
+    )
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invitations_user_id'), ['user_id'], unique=False)
+
 
 
 def downgrade():
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_invitations_user_id'))
+
+    op.drop_table('invitations')
     with op.batch_alter_table('b2b_requests', schema=None) as batch_op:
         batch_op.drop_index('ix_b2b_requests_status')
         batch_op.drop_index(batch_op.f('ix_b2b_requests_requester_id'))
