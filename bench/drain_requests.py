@@ -126,7 +126,7 @@ class Drain:
     busy: float | None = None  # first job's start to last job's end: start-up left out
 
     def rate(self) -> float:
-        return self.jobs / self.seconds
+        return max(1, self.jobs) / self.seconds
 
     def busy_rate(self) -> str:
         return f"{self.jobs / self.busy:,.1f}" if self.busy else "n/a"
@@ -284,17 +284,16 @@ def probe_email_parts(count: int) -> dict[str, float]:
 
 def check_emails(sink: MailSink, result: Drain, request_ids: list[int]) -> tuple[list[str], dict]:
     """Every request whose job ran is completed, its email received once, with its PDF."""
-    with db.session.begin():
-        statuses = dict(
-            db.session.execute(
-                select(B2BRequest.status, func.count()).group_by(B2BRequest.status)
-            ).all()
-        )
-        marker_ids = set(db.session.scalars(select(SentEmail.message_id)))
-        sent = db.session.scalar(select(func.count()).where(SentEmail.state == "sent"))
-        errors = db.session.scalars(
-            select(B2BRequest.last_error).where(B2BRequest.last_error.is_not(None)).limit(3)
+    statuses = dict(
+        db.session.execute(
+            select(B2BRequest.status, func.count()).group_by(B2BRequest.status)
         ).all()
+    )
+    marker_ids = set(db.session.scalars(select(SentEmail.message_id)))
+    sent = db.session.scalar(select(func.count()).where(SentEmail.state == "sent"))
+    errors = db.session.scalars(
+        select(B2BRequest.last_error).where(B2BRequest.last_error.is_not(None)).limit(3)
+    ).all()
     n = len(request_ids)
     expected = result.jobs if not result.finished else n
     completed = statuses.get(RequestStatus.COMPLETED, 0)
@@ -337,8 +336,8 @@ def report(n: int, machine: str, invoices: int, probe: dict, runs: dict, facts: 
     idle, noop, emails = runs["idle"], runs["noop"], runs["emails"]
     ratio = emails.rate() / noop.rate()
     busy_ratio = emails.jobs / emails.busy / (noop.jobs / noop.busy) if noop.busy else None
-    per_email = emails.seconds / emails.jobs * 1000
-    per_noop = noop.seconds / noop.jobs * 1000
+    per_email = emails.seconds / max(1, emails.jobs) * 1000
+    per_noop = noop.seconds / max(1, noop.jobs) * 1000
     lines = [
         f"# Draining invoice-copy requests, {date.today()}",
         "",
@@ -352,7 +351,7 @@ def report(n: int, machine: str, invoices: int, probe: dict, runs: dict, facts: 
         lines += [
             f"**The email drain was stopped at the timeout**: {emails.jobs:,} of {n:,} emails "
             f"in {emails.seconds:.0f} s; all {n:,} would take about "
-            f"{n / emails.rate() / 60:.0f} minutes at this rate.",
+            f"{n / emails.rate() / 60:.1f} minutes at this rate.",
             "",
         ]
     lines += [
@@ -381,6 +380,10 @@ def report(n: int, machine: str, invoices: int, probe: dict, runs: dict, facts: 
         f"completed: {facts['completed']:,}.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def redis_version(conn: redis.Redis) -> str:
+    return conn.info("server")["redis_version"]
 
 
 def main() -> None:
@@ -459,8 +462,7 @@ def main() -> None:
         runs["idle"] = drain("idle", env, logs, 120)
         print(f"start-up: {WORKERS} burst workers, empty queue: {runs['idle'].seconds:.2f} s")
         noop_ids = [
-            job.id
-            for job in queue.enqueue_many([Queue.prepare_data(NOOP, (i,)) for i in range(n)])
+            job.id for job in queue.enqueue_many([Queue.prepare_data(NOOP, (i,)) for i in range(n)])
         ]
         runs["noop"] = count_jobs(drain("noop", env, logs, 300), conn, noop_ids)
         problems = queue_problems(queue, finished=True)
@@ -513,10 +515,6 @@ def main() -> None:
     out = Path(__file__).with_name("drain-requests.md")
     out.write_text(text_)
     print(f"wrote {out}")
-
-
-def redis_version(conn: redis.Redis) -> str:
-    return conn.info("server")["redis_version"]
 
 
 if __name__ == "__main__":

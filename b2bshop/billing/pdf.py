@@ -24,8 +24,8 @@ class _Document(FPDF):
     def __init__(self, title: str) -> None:
         super().__init__(format="A4")
         # DejaVu covers €, ø, é ... which the PDF core fonts do not.
-        self.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
-        self.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        self.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans-Latin.ttf"))
+        self.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold-Latin.ttf"))
         self.set_title(title)
         self.set_creator(current_app.config["STORE_NAME"])
         self.set_auto_page_break(auto=True, margin=18)
