@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -102,28 +101,21 @@ def live_server(app: Flask, make_app: Callable[..., Flask]) -> Iterator[str]:
 
 
 def _stop_embedded_queue(app: Flask) -> None:
-    """Stop the embedded worker and clock threads of `app`, if its first request started them.
-
-    RQ stops a worker from a signal handler only, which a thread cannot have: ask it to stop
-    at its next loop, and wake it from its blocking dequeue with a job that does nothing.
-    """
-    stop_clock = app.extensions.get("b2bshop_clock_stop")
-    if stop_clock is not None:
-        stop_clock.set()
-    thread = app.extensions.get("b2bshop_worker_thread")
-    if thread is not None and thread.is_alive():
-        app.extensions["b2bshop_worker"]._stop_requested = True
-        deadline = time.monotonic() + 15
-        while thread.is_alive() and time.monotonic() < deadline:
-            # Again until it stops: another app's worker may take the job that wakes it.
-            jobs.get_queue(app=app).enqueue("time.sleep", 0)
-            thread.join(timeout=1)
-        if thread.is_alive():
-            raise RuntimeError("the embedded RQ worker thread did not stop")
+    """Stop the embedded worker and clock threads of `app` (its first request started them),
+    and leave the queue, which every app of the process shares, empty for the tests after."""
+    worker = app.extensions.get("b2bshop_worker_thread")
     # The clock thread is not kept anywhere; it is the one whose argument is this app.
-    for clock in threading.enumerate():
-        if clock.name == "rq-embedded-clock" and getattr(clock, "_args", (None,))[0] is app:
-            clock.join(timeout=5)
+    clocks = [
+        t
+        for t in threading.enumerate()
+        if t.name == "rq-embedded-clock" and getattr(t, "_args", (None,))[0] is app
+    ]
+    jobs.stop_embedded_worker(app, timeout=15)
+    for clock in clocks:
+        clock.join(timeout=5)
+    if worker is not None and worker.is_alive():
+        raise RuntimeError("the embedded RQ worker thread did not stop")
+    jobs.get_queue(app=app).empty()
 
 
 @pytest.fixture(scope="package")
