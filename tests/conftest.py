@@ -177,3 +177,11 @@ def csrf_token_from(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "no csrf_token field on the page"
     return match.group(1) or match.group(2)
+
+
+@pytest.fixture
+def outbox(app) -> list:
+    """What the test app's locmem mail backend has sent (emptied for each test)."""
+    state = app.extensions["mailman"]
+    state.outbox = []
+    return state.outbox

@@ -30,6 +30,20 @@ def enum_values(cls: type[enum.Enum]) -> list[str]:
     return [member.value for member in cls]
 
 
+def enum_type(cls: type[enum.Enum], name: str, length: int = 20) -> Enum:
+    """A state column: the enum's values stored as strings, guarded by a CHECK constraint
+    (portable across SQLite and PostgreSQL, unlike a native enum type)."""
+    return Enum(
+        cls,
+        native_enum=False,
+        length=length,
+        values_callable=enum_values,
+        validate_strings=True,
+        create_constraint=True,
+        name=name,
+    )
+
+
 class LegalEntity(db.Model):
     """The selling company; invoices and sequences belong to it."""
 
@@ -122,15 +136,7 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(
-        Enum(
-            Role,
-            native_enum=False,
-            length=20,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="role",
-        ),
+        enum_type(Role, "role"),
         default=Role.BUYER,
     )
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)

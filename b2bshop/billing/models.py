@@ -10,7 +10,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from b2bshop.accounts.models import Customer, enum_values
+from b2bshop.accounts.models import Customer, enum_type
 from b2bshop.extensions import db
 from b2bshop.money import MONEY, ZERO, quantize
 
@@ -108,15 +107,7 @@ class Invoice(db.Model):
     #: Settled so far: payments plus cash discount granted. Paid when it reaches total.
     amount_paid: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
     status: Mapped[InvoiceStatus] = mapped_column(
-        Enum(
-            InvoiceStatus,
-            native_enum=False,
-            length=20,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="invoice_status",
-        ),
+        enum_type(InvoiceStatus, "invoice_status"),
         default=InvoiceStatus.UNPAID,
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())

@@ -9,7 +9,6 @@ from decimal import Decimal
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Integer,
@@ -18,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from b2bshop.accounts.models import enum_values
+from b2bshop.accounts.models import enum_type
 from b2bshop.billing.models import Invoice
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
@@ -40,17 +39,7 @@ class Cart(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     #: What the cart holds now: items or invoices (SPEC A7); None while it is empty.
-    kind: Mapped[CartKind | None] = mapped_column(
-        Enum(
-            CartKind,
-            native_enum=False,
-            length=10,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="cart_kind",
-        )
-    )
+    kind: Mapped[CartKind | None] = mapped_column(enum_type(CartKind, "cart_kind", 10))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, server_default=func.now(), onupdate=func.now()
     )
@@ -90,17 +79,7 @@ class CartLine(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
-    kind: Mapped[CartKind] = mapped_column(
-        Enum(
-            CartKind,
-            native_enum=False,
-            length=10,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="cart_line_kind",
-        )
-    )
+    kind: Mapped[CartKind] = mapped_column(enum_type(CartKind, "cart_line_kind", 10))
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int | None] = mapped_column(Integer)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))

@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from b2bshop.accounts.models import Customer, User, enum_values
+from b2bshop.accounts.models import Customer, User, enum_type
 from b2bshop.billing.models import Invoice
 from b2bshop.extensions import db
 from b2bshop.money import MONEY, ZERO
@@ -37,27 +37,9 @@ class Payment(db.Model):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    method: Mapped[PaymentMethod] = mapped_column(
-        Enum(
-            PaymentMethod,
-            native_enum=False,
-            length=20,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="payment_method",
-        )
-    )
+    method: Mapped[PaymentMethod] = mapped_column(enum_type(PaymentMethod, "payment_method"))
     status: Mapped[PaymentStatus] = mapped_column(
-        Enum(
-            PaymentStatus,
-            native_enum=False,
-            length=20,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="payment_status",
-        ),
+        enum_type(PaymentStatus, "payment_status"),
         default=PaymentStatus.PENDING,
     )
     #: Money received (or to be received); cash discounts are on the allocations.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from b2bshop.accounts.models import Customer, User, enum_values
+from b2bshop.accounts.models import Customer, User, enum_type
 from b2bshop.billing.models import Invoice
 from b2bshop.extensions import db
 
@@ -36,27 +36,9 @@ class B2BRequest(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[RequestKind] = mapped_column(
-        Enum(
-            RequestKind,
-            native_enum=False,
-            length=20,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="request_kind",
-        )
-    )
+    kind: Mapped[RequestKind] = mapped_column(enum_type(RequestKind, "request_kind"))
     status: Mapped[RequestStatus] = mapped_column(
-        Enum(
-            RequestStatus,
-            native_enum=False,
-            length=20,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="request_status",
-        ),
+        enum_type(RequestStatus, "request_status"),
         default=RequestStatus.PENDING,
     )
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))

@@ -6,10 +6,10 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, DateTime, Enum, ForeignKey, Integer, String, func
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from b2bshop.accounts.models import Customer, PaymentTerms, User, enum_values
+from b2bshop.accounts.models import Customer, PaymentTerms, User, enum_type
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
 from b2bshop.money import MONEY
@@ -42,27 +42,11 @@ class SalesOrder(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     order_type: Mapped[OrderType] = mapped_column(
-        Enum(
-            OrderType,
-            native_enum=False,
-            length=20,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="order_type",
-        ),
+        enum_type(OrderType, "order_type"),
         default=OrderType.SALES_ORDER,
     )
     status: Mapped[OrderStatus] = mapped_column(
-        Enum(
-            OrderStatus,
-            native_enum=False,
-            length=20,
-            values_callable=enum_values,
-            validate_strings=True,
-            create_constraint=True,
-            name="order_status",
-        ),
+        enum_type(OrderStatus, "order_status"),
         default=OrderStatus.OPEN,
     )
     order_date: Mapped[date] = mapped_column(Date)

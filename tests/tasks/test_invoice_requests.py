@@ -117,17 +117,9 @@ def test_job_sends_one_localized_email_with_the_pdf(app, demo):
     assert request.status == RequestStatus.COMPLETED and request.completed_at
 
 
-def _sent(app) -> list:
-    """What the locmem mail backend of the test app has sent."""
-    state = app.extensions["mailman"]
-    if not hasattr(state, "outbox"):
-        state.outbox = []
-    return state.outbox
-
-
 @pytest.fixture(autouse=True)
-def _clear_outbox(app):
-    _sent(app).clear()
+def _clear_outbox(outbox):
+    return outbox
 
 
 def test_worker_dying_after_sending_does_not_send_twice(app, demo, monkeypatch):
@@ -343,3 +335,7 @@ def test_cron_command_queues_the_sync_on_redis(make_app, database_url):
         process.terminate()
         process.wait(10)
         conn.flushdb()
+
+
+def _sent(app) -> list:
+    return app.extensions["mailman"].outbox

@@ -13,16 +13,9 @@ from b2bshop.requests.models import B2BRequest, RequestStatus
 from tasks import requests as request_jobs
 
 
-def _sent(app) -> list:
-    state = app.extensions["mailman"]
-    if not hasattr(state, "outbox"):
-        state.outbox = []
-    return state.outbox
-
-
 @pytest.fixture(autouse=True)
-def _clear_outbox(app):
-    _sent(app).clear()
+def _clear_outbox(outbox):
+    return outbox
 
 
 @pytest.fixture
@@ -208,3 +201,7 @@ def test_store_admin_monitor_and_retry(client, demo, login, app, monkeypatch):
     with app.app_context():
         assert db.session.get(B2BRequest, request_id).status == RequestStatus.COMPLETED
     assert len(_sent(app)) == 1
+
+
+def _sent(app) -> list:
+    return app.extensions["mailman"].outbox
