@@ -27,6 +27,7 @@ import argparse
 import os
 import platform
 import pstats
+import resource
 import shutil
 import signal
 import socket
@@ -89,6 +90,7 @@ class MailSink:
         self.message_ids: Counter[str | None] = Counter()
         self.without_pdf = 0
         self.size = 0
+        self.arrivals: list[float] = []
         self.sample: list[bytes] = []
         self.step = max(1, expected // SAMPLE)
 
@@ -103,6 +105,7 @@ class MailSink:
         self.keys[headers["X-B2B-Key"]] += 1
         self.message_ids[headers["Message-ID"]] += 1
         self.size += len(data)
+        self.arrivals.append(time.perf_counter())
         if b"application/pdf" not in data:
             self.without_pdf += 1
         if self.received % self.step == 0 and len(self.sample) < SAMPLE:
@@ -123,6 +126,7 @@ class Drain:
     seconds: float  # from starting the workers until the last one exited
     finished: bool  # False: stopped at the timeout
     jobs: int = 0  # jobs that ran
+    cpu: float = 0.0  # CPU seconds (user + system) of the workers, start-up included
     busy: float | None = None  # first job's start to last job's end: start-up left out
 
     def rate(self) -> float:
@@ -151,6 +155,7 @@ def drain(label: str, env: dict, logs: Path, timeout: float, profile: bool = Fal
     under cProfile into logs/<label>-<i>.prof."""
     procs = []
     finished = True
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     try:
         for i in range(WORKERS):
@@ -186,7 +191,9 @@ def drain(label: str, env: dict, logs: Path, timeout: float, profile: bool = Fal
         if proc.returncode:
             tail = (logs / f"{label}-{i}.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{label} worker {i} exited with {proc.returncode}:\n{tail}")
-    return Drain(seconds, finished)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return Drain(seconds, finished, cpu=cpu)
 
 
 def count_jobs(result: Drain, conn: redis.Redis, job_ids: list[str]) -> Drain:
@@ -338,6 +345,16 @@ def report(n: int, machine: str, invoices: int, probe: dict, runs: dict, facts: 
     busy_ratio = emails.jobs / emails.busy / (noop.jobs / noop.busy) if noop.busy else None
     per_email = emails.seconds / max(1, emails.jobs) * 1000
     per_noop = noop.seconds / max(1, noop.jobs) * 1000
+    # Worker CPU per job, less the start-up (the empty-queue drain): the figure least
+    # disturbed by other tenants of the machine.
+    cpu_email = (emails.cpu - idle.cpu) / max(1, emails.jobs) * 1000
+    cpu_noop = (noop.cpu - idle.cpu) / max(1, noop.jobs) * 1000
+    fifths = [runs["arrivals"][round(i * len(runs["arrivals"]) / 5) :] for i in range(5)]
+    by_fifth = ", ".join(
+        f"{(len(f) - len(g)) / (f[-len(g) - 1] - f[0]):.1f}"
+        for f, g in zip(fifths, [*fifths[1:], []], strict=True)
+        if len(f) - len(g) > 1
+    )
     lines = [
         f"# Draining invoice-copy requests, {date.today()}",
         "",
@@ -355,18 +372,24 @@ def report(n: int, machine: str, invoices: int, probe: dict, runs: dict, facts: 
             "",
         ]
     lines += [
-        "| drain | jobs | seconds | jobs/s | ms per job, per worker | jobs/s, busy window |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| empty queue (start-up and exit) | 0 | {idle.seconds:.2f} | | | |",
+        "| drain | jobs | seconds | jobs/s | ms per job, per worker | jobs/s, busy window "
+        "| worker CPU s | worker CPU ms per job |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| empty queue (start-up and exit) | 0 | {idle.seconds:.2f} | | | | {idle.cpu:.1f} | |",
         f"| no-op jobs | {noop.jobs:,} | {noop.seconds:.2f} | {noop.rate():,.1f} | "
-        f"{per_noop * WORKERS:.2f} | {noop.busy_rate()} |",
+        f"{per_noop * WORKERS:.2f} | {noop.busy_rate()} | {noop.cpu:.1f} | {cpu_noop:.2f} |",
         f"| invoice-copy emails | {emails.jobs:,} | {emails.seconds:.2f} | "
-        f"{emails.rate():,.2f} | {per_email * WORKERS:.1f} | {emails.busy_rate()} |",
+        f"{emails.rate():,.2f} | {per_email * WORKERS:.1f} | {emails.busy_rate()} | "
+        f"{emails.cpu:.1f} | {cpu_email:.1f} |",
         "",
         f"- Emails per second: **{emails.rate():,.2f}**; no-op jobs per second: "
         f"**{noop.rate():,.1f}**; ratio email / no-op throughput: **{ratio:.4f}** (one email "
         f"costs as much as {1 / ratio:,.0f} no-op jobs)"
-        + (f"; in the busy windows: {busy_ratio:.4f}." if busy_ratio else "."),
+        + (f"; in the busy windows: {busy_ratio:.4f}" if busy_ratio else "")
+        + f"; by worker CPU per job (start-up left out): {cpu_noop / cpu_email:.4f}.",
+        f"- Emails per second by fifth of the drain: {by_fifth}. Load average (1 min) "
+        f"before and after the email drain: {runs['load'][0]:.1f}, {runs['load'][1]:.1f} "
+        f"({os.cpu_count()} cores; other tenants included).",
         f"- Time per email: {per_email:.0f} ms of wall time with {WORKERS} workers, "
         f"{per_email * WORKERS:.0f} ms of one worker's time, of which the queue itself "
         f"(a no-op job) takes {per_noop * WORKERS:.1f} ms.",
@@ -476,9 +499,12 @@ def main() -> None:
             print(f"{n:,} email jobs queued in {time.perf_counter() - started:.1f} s")
         assert queue.count == n, f"{queue.count} email jobs queued, expected {n}"
         sink.reset(n)
+        load_before = os.getloadavg()[0]
         emails = drain("emails", env, logs, args.timeout, profile=args.profile)
         runs["emails"] = count_jobs(emails, conn, email_job_ids)
         runs["size"] = sink.size
+        runs["arrivals"] = sink.arrivals
+        runs["load"] = (load_before, os.getloadavg()[0])
         print(f"emails: {emails.jobs:,} in {emails.seconds:.2f} s")
         problems += queue_problems(queue, emails.finished)
         with app.app_context():
