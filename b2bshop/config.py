@@ -84,6 +84,12 @@ def from_env(instance_path: str) -> dict:
         "STORE_NAME": os.environ.get("STORE_NAME", "b2bshop"),
         #: Links in emails point here.
         "STORE_URL": os.environ.get("STORE_URL", "http://127.0.0.1:5000"),
+        #: Dotted path of the card payment provider (b2bshop/payments/providers.py).
+        "CARD_PROVIDER": os.environ.get(
+            "CARD_PROVIDER", "b2bshop.payments.providers.SandboxCardProvider"
+        ),
+        #: Shown on bank-transfer receipts.
+        "BANK_IBAN": os.environ.get("BANK_IBAN", "NL00 BANK 0000 0000 00"),
         #: Seconds between two runs of the request sync job.
         "SYNC_INTERVAL": int(os.environ.get("SYNC_INTERVAL", "60")),
     }

@@ -66,9 +66,7 @@ class SandboxCardProvider:
 def card_provider() -> CardProvider:
     provider = current_app.extensions.get("b2bshop_card_provider")
     if provider is None:
-        setting = current_app.config.get(
-            "CARD_PROVIDER", "b2bshop.payments.providers.SandboxCardProvider"
-        )
+        setting = current_app.config["CARD_PROVIDER"]
         provider = import_string(setting)()
         current_app.extensions["b2bshop_card_provider"] = provider
     return provider
