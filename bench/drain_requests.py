@@ -125,7 +125,7 @@ def has_pdf(data: bytes) -> bool:
 class Drain:
     seconds: float  # from starting the workers until the last one exited
     finished: bool  # False: stopped at the timeout
-    jobs: int = 0  # jobs that ran
+    jobs: int = 0  # jobs that finished
     cpu: float = 0.0  # CPU seconds (user + system) of the workers, start-up included
     busy: float | None = None  # first job's start to last job's end: start-up left out
 
