@@ -339,3 +339,31 @@ def test_cron_command_queues_the_sync_on_redis(make_app, database_url):
 
 def _sent(app) -> list:
     return app.extensions["mailman"].outbox
+
+
+def test_embedded_clock_runs_the_sync_and_completes_a_lost_request(make_app, demo, app):
+    """A pending request whose job was lost: the embedded clock queues the sync job, which
+    queues the request again, which the worker thread completes."""
+    with app.app_context():
+        from b2bshop.accounts.models import User
+
+        user = db.session.scalar(select(User).where(User.email == "buyer@contoso.example"))
+        invoice = db.session.scalar(select(Invoice).where(Invoice.customer_id == user.customer_id))
+        lost = B2BRequest(
+            kind="invoice_copy",
+            customer_id=user.customer_id,
+            requester=user,
+            invoice=invoice,
+            email=user.email,
+            job_id="lost-job",
+        )
+        db.session.add(lost)
+        db.session.commit()
+    embedded = make_app(QUEUE_EMBEDDED_WORKER=True, REDIS_URL="", SYNC_INTERVAL=1)
+    embedded.test_client().get("/healthz")  # starts the worker and the clock
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _requests(app)[0].status != RequestStatus.COMPLETED:
+        time.sleep(0.2)
+    jobs.stop_embedded_worker(embedded)
+    assert _requests(app)[0].status == RequestStatus.COMPLETED
+    assert len(_sent(embedded)) == 1
