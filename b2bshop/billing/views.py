@@ -10,6 +10,7 @@ from flask_login import current_user
 from b2bshop.accounts.access import buyer_required
 from b2bshop.billing import listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
+from b2bshop.billing.presenters import invoice_rows
 from b2bshop.htmx import is_htmx, render
 
 bp = Blueprint("billing", __name__)
@@ -46,7 +47,7 @@ def list_invoices():
         form=form,
         flt=flt,
         page=page,
-        today=date.today(),
+        rows=invoice_rows(page, date.today()),
     )
     if is_htmx():
         # The address bar gets the canonical URL: valid filters only, no empty fields.

