@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 
 from b2bshop.billing.listing import InvoicePage
@@ -35,6 +35,9 @@ class InvoiceRow:
 
 def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
     locale = get_locale()
+    # One catalog lookup for the page; Flask-Babel's ngettext finds it again on every call.
+    # (Named ngettext so that message extraction sees a plural.)
+    ngettext = get_translations().ungettext
     names = page.account_names
     rows = []
     for invoice in page.invoices:
@@ -42,7 +45,7 @@ def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
         overdue = None
         if invoice.is_overdue(today):
             days = (today - invoice.due_date).days
-            overdue = ngettext("%(num)d day overdue", "%(num)d days overdue", days)
+            overdue = ngettext("%(num)d day overdue", "%(num)d days overdue", days) % {"num": days}
         offer = None
         discount = invoice.cash_discount_available(today)
         if discount:

@@ -146,6 +146,7 @@ def test_bad_filter_message_is_translated(contoso):
     contoso.post("/locale", data={"locale": "fr"})
     html = contoso.get("/invoices?status=bogus").get_data(as_text=True)
     assert "Factures" in html
+    assert "jours de retard" in html and "days overdue" not in html  # the rows, in French
     assert "Some filters were not understood" not in html
 
 
