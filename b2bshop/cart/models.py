@@ -21,7 +21,7 @@ from b2bshop.accounts.models import enum_type
 from b2bshop.billing.models import Invoice
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
-from b2bshop.money import MONEY
+from b2bshop.money import MONEY, quantize
 
 
 class CartKind(enum.StrEnum):
@@ -51,6 +51,15 @@ class Cart(db.Model):
         primaryjoin="Cart.id == CartLine.cart_id",
         foreign_keys="CartLine.cart_id",
     )
+
+    @property
+    def currency(self) -> str | None:
+        return self.lines[0].currency if self.lines else None
+
+    @property
+    def total(self) -> Decimal:
+        """What checkout charges (invoices) or orders (items), as the cart stands."""
+        return sum((line.line_total for line in self.lines), Decimal(0))
 
 
 class CartLine(db.Model):
@@ -85,6 +94,16 @@ class CartLine(db.Model):
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     #: What the buyer chose to pay on this invoice (full balance or part of it).
     amount: Mapped[Decimal | None] = mapped_column(MONEY)
+
+    @property
+    def currency(self) -> str:
+        return self.invoice.currency if self.invoice is not None else self.product.currency
+
+    @property
+    def line_total(self) -> Decimal:
+        if self.kind == CartKind.INVOICE:
+            return self.amount
+        return quantize(self.product.price * self.quantity, self.product.currency)
 
     cart: Mapped[Cart] = relationship(
         back_populates="lines", primaryjoin="Cart.id == CartLine.cart_id", foreign_keys=[cart_id]

@@ -129,8 +129,7 @@ def pay_invoices(
         allocations.append(
             Allocation(invoice.id, line.amount, discount_for(invoice, line.amount, today))
         )
-    amount = sum((line.amount for line in lines), Decimal(0))
-    currency = lines[0].invoice.currency
+    amount, currency = cart.total, cart.currency
 
     reference = None
     if method == PaymentMethod.CARD.value:

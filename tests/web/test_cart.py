@@ -536,3 +536,22 @@ def test_amount_changed_after_adding_is_checked_again_at_checkout(buyer, app):
     assert response.status_code == 409
     assert "has changed" in response.get_data(as_text=True)
     assert _fresh(app, invoice.number).amount_paid == Decimal("1.00")
+
+
+def test_another_users_cart_line_is_not_found(client, demo, login, app):
+    login("buyer@contoso.example")
+    client.post("/cart/items", data={"sku": "OFF-PAP-A4", "qty": "2"})
+    [line] = _cart_lines(app)
+    client.post("/logout")
+    login("buyer@fabrikam.example")
+    assert client.post(f"/cart/lines/{line.id}/remove").status_code == 404
+    assert client.post(f"/cart/lines/{line.id}/quantity", data={"qty": "9"}).status_code == 404
+    [still] = _cart_lines(app)
+    assert (still.id, still.quantity) == (line.id, 2)
+
+
+def test_cart_total_is_what_checkout_charges(buyer, app):
+    buyer.post("/cart/items", data={"sku": "OFF-PEN-BL", "qty": "3"}, headers=HX)
+    html = buyer.get("/cart").get_data(as_text=True)
+    assert "Total: <strong>€53.40</strong>" in html  # 3 x 17.80
+    assert "Place order on account" in buyer.get("/checkout").get_data(as_text=True)
