@@ -122,7 +122,14 @@ def load(today: date | None = None) -> None:
     )
 
     products = [
-        Product(sku=sku, name=name, price=Decimal(price), currency="EUR", stock_on_hand=stock)
+        Product(
+            sku=sku,
+            name=name,
+            price=Decimal(price),
+            currency="EUR",
+            stock_on_hand=stock,
+            tax_rate=Decimal("21.00"),
+        )
         for sku, name, price, stock in PRODUCTS
     ]
     db.session.add_all(products)
@@ -136,7 +143,7 @@ def load(today: date | None = None) -> None:
                 sku=p.sku,
                 quantity=Decimal(rng.randint(1, 12)),
                 unit_price=p.price,
-                tax_rate=Decimal("21.00"),
+                tax_rate=p.tax_rate,
             )
             for p in picks
         ]

@@ -1,7 +1,17 @@
 """Imports every model, so metadata (migrations, create_all) sees all tables."""
 
 from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
-from b2bshop.billing.models import Invoice, InvoiceLine, InvoiceStatus, InvoiceTotals
+from b2bshop.audit.models import AuditEntry
+from b2bshop.billing.models import (
+    FreeTextInvoice,
+    FreeTextLine,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    InvoiceTotals,
+    LedgerAccount,
+)
 from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.numbering import NumberSequence
@@ -13,23 +23,37 @@ from b2bshop.requests.models import (
     RequestStatus,
     SentEmail,
 )
-from b2bshop.sales.models import OrderStatus, OrderType, SalesOrder, SalesOrderLine
+from b2bshop.sales.models import (
+    OrderStatus,
+    OrderType,
+    PackingSlip,
+    PackingSlipLine,
+    SalesOrder,
+    SalesOrderLine,
+)
 
 __all__ = [
+    "AuditEntry",
     "B2BRequest",
     "Cart",
     "CartKind",
     "CartLine",
     "Customer",
+    "FreeTextInvoice",
+    "FreeTextLine",
     "Invitation",
     "Invoice",
+    "InvoiceKind",
     "InvoiceLine",
     "InvoiceStatus",
     "InvoiceTotals",
+    "LedgerAccount",
     "LegalEntity",
     "NumberSequence",
     "OrderStatus",
     "OrderType",
+    "PackingSlip",
+    "PackingSlipLine",
     "Payment",
     "PaymentAllocation",
     "PaymentMethod",

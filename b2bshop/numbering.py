@@ -14,7 +14,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from b2bshop.extensions import db
 
 #: name -> prefix; the migration creates one row for each.
-SEQUENCES = {"invoice": "INV-", "order": "SO-", "payment": "PAY-", "rma": "RMA-"}
+SEQUENCES = {
+    "invoice": "INV-",
+    "order": "SO-",
+    "payment": "PAY-",
+    "rma": "RMA-",
+    "packing_slip": "PS-",
+}
 
 
 class NumberSequence(db.Model):

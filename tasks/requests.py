@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from b2bshop import jobs
 from b2bshop.accounts import service as accounts
 from b2bshop.accounts.models import User
+from b2bshop.audit import service as audit
 from b2bshop.billing import pdf
 from b2bshop.billing.service import settlements
 from b2bshop.extensions import db
@@ -142,6 +143,13 @@ def carry_out_user_request(request_id: int) -> str:
                 service.mark_failed(request, str(exc))  # no retry can fix that
                 db.session.commit()
                 return "failed"
+            audit.record(
+                request.requester,
+                "user.add",
+                "user",
+                user.email,
+                after={name: payload[name] for name in service.PERMISSIONS},
+            )
             invitation, _token = invitations.create(user)
             payload["user_id"] = user.id
             payload["invitation_id"] = invitation.id
@@ -160,9 +168,9 @@ def carry_out_user_request(request_id: int) -> str:
         db.session.commit()
         return "failed"
     if request.kind == RequestKind.CHANGE_USER:
-        service.apply_permissions(user, payload)
+        service.apply_permissions(user, payload, request.requester)
     elif request.kind == RequestKind.REMOVE_USER:
-        service.remove_user(user)
+        service.remove_user(user, request.requester)
     service.mark_completed(request)
     db.session.commit()
     return "completed"

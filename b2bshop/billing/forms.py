@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
+
+from b2bshop.core.listing import ListFilterForm
 
 STATUS_CHOICES = [
     SelectChoice("", _l("All")),
@@ -29,12 +30,7 @@ SORT_CHOICES = [
 ]
 
 
-class InvoiceFilterForm(FlaskForm):
-    """GET form (no CSRF: it changes nothing). Invalid fields are reported and ignored."""
-
-    class Meta:
-        csrf = False
-
+class InvoiceFilterForm(ListFilterForm):
     status = SelectField(_l("Status"), choices=STATUS_CHOICES, default="", validate_choice=True)
     due_from = DateField(_l("Due from"), validators=[Optional()])
     due_to = DateField(_l("Due to"), validators=[Optional()])
@@ -42,6 +38,7 @@ class InvoiceFilterForm(FlaskForm):
         _l("Invoice number"),
         validators=[Optional(), Length(max=40)],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        render_kw={"maxlength": 40, "placeholder": _l("e.g. INV-000123")},
     )
     account = SelectField(_l("Account"), choices=ACCOUNT_CHOICES, default="")
     sort = SelectField(_l("Sort by"), choices=SORT_CHOICES, default="due_date")

@@ -8,9 +8,6 @@ and stops after one page, where a single `customer_id IN (...)` would sort every
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -21,11 +18,10 @@ from sqlalchemy import ColumnElement, Select, func, select, true, tuple_, union_
 from b2bshop.accounts.models import Customer, User
 from b2bshop.billing.models import Invoice, InvoiceStatus, InvoiceTotals
 from b2bshop.billing.service import visible_accounts
+from b2bshop.core import listing as core_listing
+from b2bshop.core.listing import PAGE_SIZE, BadCursor
 from b2bshop.extensions import db
 from b2bshop.money import quantize
-
-#: Rows per page: a laptop screen and a half; rendering, not SQL, dominates a page's cost.
-PAGE_SIZE = 25
 
 #: sort name -> (column, descending)
 SORTS: dict[str, tuple[Any, bool]] = {
@@ -36,10 +32,6 @@ SORTS: dict[str, tuple[Any, bool]] = {
     "number": (Invoice.number, False),
 }
 STATUSES = {"unpaid", "partially_paid", "paid", "overdue"}
-
-
-class BadCursor(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -110,27 +102,17 @@ def filter_conditions(flt: InvoiceFilter, today: date) -> list[ColumnElement[boo
     return conditions
 
 
+_PARSERS = {"due_date": date.fromisoformat, "total": Decimal, "number": str}
+
+
 def encode_cursor(invoice: Invoice, sort: str) -> str:
     column, _ = SORTS[sort]
-    value = getattr(invoice, column.key)
-    raw = json.dumps([str(value), invoice.id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return core_listing.encode_cursor(getattr(invoice, column.key), invoice.id)
 
 
 def decode_cursor(token: str, sort: str) -> tuple[Any, int]:
     column, _ = SORTS[sort]
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        value, invoice_id = json.loads(raw)
-        if not isinstance(invoice_id, int) or not isinstance(value, str):
-            raise BadCursor(token)
-        if column.key == "due_date":
-            return date.fromisoformat(value), invoice_id
-        if column.key == "total":
-            return Decimal(value), invoice_id
-        return value, invoice_id
-    except (ValueError, TypeError, binascii.Error, ArithmeticError) as exc:
-        raise BadCursor(token) from exc
+    return core_listing.decode_cursor(token, _PARSERS[column.key])
 
 
 def _page_statement(

@@ -25,6 +25,13 @@ from b2bshop.extensions import db
 from b2bshop.money import MONEY, ZERO, quantize
 
 
+class InvoiceKind(enum.StrEnum):
+    """SPEC B8. Pro forma invoices are never posted, so they are not a kind of Invoice."""
+
+    CUSTOMER = "customer"
+    FREE_TEXT = "free_text"
+
+
 class InvoiceStatus(enum.StrEnum):
     UNPAID = "unpaid"
     PARTIALLY_PAID = "partially_paid"
@@ -94,6 +101,11 @@ class Invoice(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[InvoiceKind] = mapped_column(
+        enum_type(InvoiceKind, "invoice_kind"), default=InvoiceKind.CUSTOMER
+    )
+    #: The order a customer invoice bills (several orders' packing slips: the first one).
+    sales_order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_orders.id"), index=True)
     invoice_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
     #: Last day on which paying earns the cash discount; None when the terms have none.
@@ -154,6 +166,8 @@ class InvoiceLine(db.Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
     line_no: Mapped[int] = mapped_column(Integer)
     sku: Mapped[str | None] = mapped_column(String(40))
+    #: Main account a free text line is booked to (a customer invoice line has an item).
+    ledger_account: Mapped[str | None] = mapped_column(ForeignKey("ledger_accounts.number"))
     description: Mapped[str] = mapped_column(String(500))
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3))
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
@@ -185,3 +199,56 @@ class InvoiceTotals(db.Model):
     invoice_count: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
     amount_paid: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
+
+
+class LedgerAccount(db.Model):
+    """A main account of the chart of accounts: where free text invoice lines are booked."""
+
+    __tablename__ = "ledger_accounts"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class DraftStatus(enum.StrEnum):
+    DRAFT = "draft"
+    POSTED = "posted"
+
+
+class FreeTextInvoice(db.Model):
+    """A free text invoice while it is being written (SPEC B8): it can be printed pro forma,
+    and posting turns it into an Invoice of kind free_text."""
+
+    __tablename__ = "free_text_invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    invoice_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[DraftStatus] = mapped_column(
+        enum_type(DraftStatus, "draft_status"), default=DraftStatus.DRAFT
+    )
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+    customer: Mapped[Customer] = relationship()
+    invoice: Mapped[Invoice | None] = relationship()
+    lines: Mapped[list[FreeTextLine]] = relationship(
+        back_populates="draft", cascade="all, delete-orphan", order_by="FreeTextLine.line_no"
+    )
+
+
+class FreeTextLine(db.Model):
+    __tablename__ = "free_text_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(
+        ForeignKey("free_text_invoices.id", ondelete="CASCADE"), index=True
+    )
+    line_no: Mapped[int] = mapped_column(Integer)
+    ledger_account: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.number"))
+    description: Mapped[str] = mapped_column(String(500))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+
+    draft: Mapped[FreeTextInvoice] = relationship(back_populates="lines")

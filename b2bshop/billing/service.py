@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, case, false, func, or_, select
 
-from b2bshop.accounts.models import Customer, User
-from b2bshop.billing.models import Invoice, InvoiceStatus
+from b2bshop.accounts.models import Customer, PaymentTerms, User
+from b2bshop.billing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from b2bshop.extensions import db
+from b2bshop.money import quantize
+from b2bshop.numbering import next_number
 
 
 def _visible_customer_ids(user: User) -> Select:
@@ -85,25 +87,31 @@ class LineInput:
     unit_price: Decimal
     tax_rate: Decimal
     sku: str | None = None
+    ledger_account: str | None = None
 
 
-def post_invoice(customer: Customer, lines: list[LineInput], invoice_date: date) -> Invoice:
-    """Post an invoice: number from the gap-free sequence, due date and cash discount from
-    the customer's payment terms, tax per line."""
-    from datetime import timedelta
-
-    from b2bshop.billing.models import InvoiceLine
-    from b2bshop.money import quantize
-    from b2bshop.numbering import next_number
-
+def build_invoice(
+    customer: Customer,
+    lines: list[LineInput],
+    invoice_date: date,
+    *,
+    terms: PaymentTerms | None = None,
+    kind: InvoiceKind = InvoiceKind.CUSTOMER,
+    sales_order_id: int | None = None,
+) -> Invoice:
+    """An invoice with its amounts, not yet numbered nor in the session: posting adds it, a
+    pro forma only prints it. Due date and cash discount from the payment terms (the
+    customer's unless given), tax per line."""
     if not lines:
         raise ValueError("an invoice needs at least one line")
+    terms = terms or customer.payment_terms
     currency = customer.currency
     invoice = Invoice(
-        number=next_number("invoice"),
         customer=customer,
+        kind=kind,
+        sales_order_id=sales_order_id,
         invoice_date=invoice_date,
-        due_date=invoice_date + timedelta(days=customer.payment_terms.net_days),
+        due_date=invoice_date + timedelta(days=terms.net_days),
         currency=currency,
     )
     subtotal = tax = Decimal(0)
@@ -114,6 +122,7 @@ def post_invoice(customer: Customer, lines: list[LineInput], invoice_date: date)
             InvoiceLine(
                 line_no=line_no,
                 sku=line.sku,
+                ledger_account=line.ledger_account,
                 description=line.description,
                 quantity=line.quantity,
                 unit_price=line.unit_price,
@@ -125,14 +134,32 @@ def post_invoice(customer: Customer, lines: list[LineInput], invoice_date: date)
         subtotal += net
         tax += line_tax
     invoice.subtotal, invoice.tax, invoice.total = subtotal, tax, subtotal + tax
-    terms = customer.payment_terms
     if terms.has_cash_discount:
         invoice.cash_discount_date = invoice_date + timedelta(days=terms.cash_discount_days)
         invoice.cash_discount_amount = quantize(
             invoice.total * terms.cash_discount_percent / 100, currency
         )
+    else:
+        invoice.cash_discount_amount = Decimal(0)
     invoice.amount_paid = Decimal(0)
     invoice.status = InvoiceStatus.UNPAID
+    return invoice
+
+
+def post_invoice(
+    customer: Customer,
+    lines: list[LineInput],
+    invoice_date: date,
+    *,
+    terms: PaymentTerms | None = None,
+    kind: InvoiceKind = InvoiceKind.CUSTOMER,
+    sales_order_id: int | None = None,
+) -> Invoice:
+    """Post an invoice: build_invoice() numbered from the gap-free sequence."""
+    invoice = build_invoice(
+        customer, lines, invoice_date, terms=terms, kind=kind, sales_order_id=sales_order_id
+    )
+    invoice.number = next_number("invoice")
     db.session.add(invoice)
     db.session.flush()
     return invoice

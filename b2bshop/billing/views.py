@@ -4,14 +4,15 @@ import csv
 import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, request, stream_with_context
 from flask_login import current_user
 
 from b2bshop.accounts.access import buyer_required
 from b2bshop.billing import listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
 from b2bshop.billing.presenters import invoice_rows
-from b2bshop.htmx import is_htmx, render
+from b2bshop.core.listing import list_response
+from b2bshop.htmx import render
 
 bp = Blueprint("billing", __name__)
 
@@ -41,19 +42,16 @@ def list_invoices():
     page = listing.list_invoices(
         current_user, flt, after=request.args.get("after"), before=request.args.get("before")
     )
-    response = render(
+    return list_response(
         "billing/invoices.html",
         "billing/_invoice_list.html",
+        "billing.list_invoices",
+        flt.query_args(),
         form=form,
         flt=flt,
         page=page,
         rows=invoice_rows(page, date.today()),
     )
-    if is_htmx():
-        # The address bar gets the canonical URL: valid filters only, no empty fields.
-        cursor = {k: v for k in ("after", "before") if (v := request.args.get(k))}
-        response.headers["HX-Push-Url"] = url_for(".list_invoices", **flt.query_args(), **cursor)
-    return response
 
 
 @bp.route("/invoices.csv")

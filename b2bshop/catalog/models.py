@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from b2bshop.extensions import db
@@ -16,6 +16,7 @@ class Product(db.Model):
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("stock_on_hand >= 0", name="stock_not_negative"),
+        CheckConstraint("tax_rate >= 0 AND tax_rate < 100", name="tax_rate_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -24,6 +25,8 @@ class Product(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     price: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))
+    #: Sales tax percent charged on invoice lines for this product.
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(0))
     #: Units in the warehouse; orders beyond it become backorders, never a negative stock.
     stock_on_hand: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)

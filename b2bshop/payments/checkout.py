@@ -241,6 +241,7 @@ def place_order(
                 quantity=line.quantity,
                 unit_price=product.price,
                 amount=amount,
+                tax_rate=product.tax_rate,
                 backorder_quantity=line.quantity - shipped,
             )
         )

@@ -47,8 +47,11 @@ class Payment(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     #: From the checkout form: a replayed or double-clicked submit finds this payment again.
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The card provider's id, or the bank reference an admin typed for a manual payment.
     provider_reference: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    #: When a store admin reversed it (status reversed); the audit log says who and why.
+    reversed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     customer: Mapped[Customer] = relationship()
     user: Mapped[User | None] = relationship()

@@ -7,13 +7,14 @@ come through here, so an invoice's amount paid and status are maintained in one 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from b2bshop.accounts.models import Customer, User
+from b2bshop.audit import service as audit
 from b2bshop.billing.models import Invoice, InvoiceStatus, status_for
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
@@ -154,4 +155,106 @@ def confirm_payment(acting_user: User | None, payment: Payment) -> Payment:
     db.session.flush()
     payment.status = PaymentStatus.COMPLETED
     apply_allocations(payment, planned)
+    return payment
+
+
+def _settlement_snapshot(payment: Payment) -> dict[str, object]:
+    return {
+        "status": payment.status.value,
+        "invoices": {a.invoice.number: str(a.invoice.amount_paid) for a in payment.allocations},
+    }
+
+
+def confirm_bank_transfer(acting_user: User, payment: Payment) -> Payment:
+    """confirm_payment(), recorded in the audit log."""
+    before = _settlement_snapshot(payment)
+    confirm_payment(acting_user, payment)
+    audit.record(
+        acting_user,
+        "payment.confirm",
+        "payment",
+        payment.number,
+        before,
+        _settlement_snapshot(payment),
+    )
+    return payment
+
+
+def record_manual_payment(
+    acting_user: User,
+    customer: Customer,
+    allocations: list[Allocation],
+    reference: str,
+) -> Payment:
+    """Money seen on the bank statement (a wire, a cheque), allocated by a store admin to the
+    customer's invoices. No cash discount: the admin allocates what arrived."""
+    if not allocations:
+        raise AmountInvalid(_l("Allocate the payment to at least one invoice."))
+    owned = set(
+        db.session.scalars(
+            select(Invoice.id).where(
+                Invoice.id.in_([a.invoice_id for a in allocations]),
+                Invoice.customer_id == customer.id,
+            )
+        )
+    )
+    if any(a.invoice_id not in owned for a in allocations):
+        raise AmountInvalid(_l("Allocate only to this customer's invoices."))
+    if len(owned) != len(allocations):
+        raise AmountInvalid(_l("Allocate to each invoice once."))
+    for a in allocations:
+        if a.amount != quantize(a.amount, customer.currency):
+            raise AmountInvalid(_l("Amounts are in whole cents."))
+    payment = record_payment(
+        acting_user,
+        customer,
+        allocations,
+        PaymentMethod.MANUAL,
+        provider_reference=reference.strip() or None,
+    )
+    audit.record(
+        acting_user,
+        "payment.record",
+        "payment",
+        payment.number,
+        after={"amount": payment.amount, "reference": reference, **_settlement_snapshot(payment)},
+    )
+    return payment
+
+
+class PaymentNotReversible(DomainError):
+    status_code = 409
+
+
+def reverse_payment(acting_user: User, payment: Payment, reason: str) -> Payment:
+    """Undo a completed payment: its invoices are unsettled by what it settled (money and
+    cash discount), and the audit log keeps who, when, why and the amounts before and after.
+    """
+    if payment.status != PaymentStatus.COMPLETED:
+        raise PaymentNotReversible(
+            _l(
+                "Only a completed payment can be reversed; %(number)s is not.",
+                number=payment.number,
+            )
+        )
+    if not reason.strip():
+        raise AmountInvalid(_l("Give a reason for the reversal."))
+    invoices = lock_invoices([a.invoice_id for a in payment.allocations])
+    before = _settlement_snapshot(payment)
+    for allocation in payment.allocations:
+        invoice = invoices[allocation.invoice_id]
+        invoice.amount_paid -= allocation.amount + allocation.discount_amount
+        invoice.status = status_for(invoice.total, invoice.amount_paid)
+    payment.status = PaymentStatus.REVERSED
+    payment.reversed_at = datetime.now(UTC).replace(tzinfo=None)
+    after = _settlement_snapshot(payment)
+    audit.record(
+        acting_user,
+        "payment.reverse",
+        "payment",
+        payment.number,
+        {**before, "reason": None},
+        {**after, "reason": reason.strip()},
+    )
+    db.session.flush()
     return payment

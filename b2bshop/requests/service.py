@@ -9,6 +9,7 @@ from sqlalchemy import Select, select
 
 from b2bshop import jobs
 from b2bshop.accounts.models import User
+from b2bshop.audit import service as audit
 from b2bshop.billing.models import Invoice
 from b2bshop.billing.service import visible_invoices
 from b2bshop.errors import DomainError, NotFound
@@ -199,17 +200,29 @@ def request_remove_user(admin: User, user_id: int, locale: str = "en") -> B2BReq
     )
 
 
-def remove_user(user: User) -> None:
+def remove_user(user: User, acting_user: User | None = None) -> None:
     """Sign-in refused from now on, and open sessions end: the cookie's token no longer
     matches any user."""
     import uuid
 
+    audit.record(
+        acting_user, "user.remove", "user", user.email, {"active": user.active}, {"active": False}
+    )
     user.active = False
     user.session_token = str(uuid.uuid4())
     db.session.flush()
 
 
-def apply_permissions(user: User, payload: dict) -> None:
+def apply_permissions(user: User, payload: dict, acting_user: User | None = None) -> None:
+    before = audit.snapshot(user, list(PERMISSIONS))
     for name in PERMISSIONS:
         setattr(user, name, bool(payload.get(name)))
+    audit.record(
+        acting_user,
+        "user.permissions",
+        "user",
+        user.email,
+        before,
+        audit.snapshot(user, list(PERMISSIONS)),
+    )
     db.session.flush()

@@ -1,4 +1,5 @@
-"""Sales orders: what buyers order on the storefront (and, later, admins in the back office)."""
+"""Sales orders and packing slips: what buyers order on the storefront or store admins enter
+in the back office, and what of it has been delivered and invoiced (SPEC B5, B8)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, Numeric, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from b2bshop.accounts.models import Customer, PaymentTerms, User, enum_type
@@ -56,6 +57,8 @@ class SalesOrder(db.Model):
     total: Mapped[Decimal] = mapped_column(MONEY)
     #: From the checkout form: a replayed submit finds this order again.
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: Return merchandise authorization: given automatically to returned orders (SPEC B5).
+    rma_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
     customer: Mapped[Customer] = relationship()
@@ -64,6 +67,21 @@ class SalesOrder(db.Model):
     lines: Mapped[list[SalesOrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="SalesOrderLine.line_no"
     )
+    packing_slips: Mapped[list[PackingSlip]] = relationship(
+        back_populates="order", order_by="PackingSlip.id"
+    )
+
+    @property
+    def deliver_remainder(self) -> int:
+        return sum(line.deliver_remainder for line in self.lines)
+
+    @property
+    def invoice_remainder(self) -> int:
+        return sum(line.invoice_remainder for line in self.lines)
+
+    @property
+    def delivered_anything(self) -> bool:
+        return any(line.delivered_quantity for line in self.lines)
 
 
 class SalesOrderLine(db.Model):
@@ -73,6 +91,12 @@ class SalesOrderLine(db.Model):
         CheckConstraint(
             "backorder_quantity >= 0 AND backorder_quantity <= quantity", name="backorder_range"
         ),
+        CheckConstraint(
+            "invoiced_quantity >= 0 AND invoiced_quantity <= delivered_quantity"
+            " AND delivered_quantity <= quantity",
+            name="remainders_range",
+        ),
+        CheckConstraint("tax_rate >= 0 AND tax_rate < 100", name="tax_rate_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,8 +108,58 @@ class SalesOrderLine(db.Model):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
     amount: Mapped[Decimal] = mapped_column(MONEY)
+    #: Sales tax percent, from the product when ordered.
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(0))
     #: Units not on hand when ordered: delivered when stock comes in.
     backorder_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    #: Posted on packing slips so far; quantity - delivered is the deliver remainder.
+    delivered_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    #: Posted on customer invoices so far; delivered - invoiced is the invoice remainder.
+    invoiced_quantity: Mapped[int] = mapped_column(Integer, default=0)
 
     order: Mapped[SalesOrder] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
+
+    @property
+    def deliver_remainder(self) -> int:
+        return self.quantity - self.delivered_quantity
+
+    @property
+    def invoice_remainder(self) -> int:
+        """Still to invoice: ordered but not yet invoiced (SPEC B8's "invoice remainder")."""
+        return self.quantity - self.invoiced_quantity
+
+
+class PackingSlip(db.Model):
+    """One delivery of an order. Invoiced once, alone or with others (SPEC B8)."""
+
+    __tablename__ = "packing_slips"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"), index=True)
+    slip_date: Mapped[date] = mapped_column(Date)
+    #: The customer invoice that billed this delivery; None while it is still to invoice.
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+    order: Mapped[SalesOrder] = relationship(back_populates="packing_slips")
+    lines: Mapped[list[PackingSlipLine]] = relationship(
+        back_populates="packing_slip", cascade="all, delete-orphan", order_by="PackingSlipLine.id"
+    )
+
+
+class PackingSlipLine(db.Model):
+    __tablename__ = "packing_slip_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    packing_slip_id: Mapped[int] = mapped_column(
+        ForeignKey("packing_slips.id", ondelete="CASCADE"), index=True
+    )
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("sales_order_lines.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    packing_slip: Mapped[PackingSlip] = relationship(back_populates="lines")
+    order_line: Mapped[SalesOrderLine] = relationship()

@@ -1,0 +1,1 @@
+"""Audit log: who moved money or changed permissions, when, and what changed."""

@@ -1,0 +1,153 @@
+"""Free text invoices (SPEC B8): lines with a ledger account, a description, an amount and a
+tax rate, never an item. Written as a draft (printable pro forma), then posted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from b2bshop.accounts.models import Customer, User
+from b2bshop.audit import service as audit
+from b2bshop.billing.models import (
+    DraftStatus,
+    FreeTextInvoice,
+    FreeTextLine,
+    Invoice,
+    InvoiceKind,
+    LedgerAccount,
+)
+from b2bshop.billing.service import LineInput, build_invoice, post_invoice
+from b2bshop.errors import DomainError
+from b2bshop.extensions import db
+from b2bshop.money import quantize
+
+
+class FreeTextInvalid(DomainError):
+    pass
+
+
+class AlreadyPosted(DomainError):
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class FreeTextLineInput:
+    ledger_account: str
+    description: str
+    amount: Decimal
+    tax_rate: Decimal
+
+
+def active_ledger_accounts() -> list[LedgerAccount]:
+    return list(
+        db.session.scalars(
+            select(LedgerAccount).where(LedgerAccount.active).order_by(LedgerAccount.number)
+        )
+    )
+
+
+def _validate(customer: Customer, lines: list[FreeTextLineInput]) -> None:
+    """Every field of every line, so a draft that saves also posts (SPEC B8)."""
+    if not customer.active:
+        raise FreeTextInvalid(_l("Customer %(name)s is not active.", name=customer.name))
+    if not lines:
+        raise FreeTextInvalid(_l("Add at least one line."))
+    accounts = {a.number for a in active_ledger_accounts()}
+    for no, line in enumerate(lines, start=1):
+        if line.ledger_account not in accounts:
+            raise FreeTextInvalid(_l("Line %(line)s: choose a ledger account.", line=no))
+        if not line.description.strip():
+            raise FreeTextInvalid(_l("Line %(line)s: a description is required.", line=no))
+        if line.amount <= 0 or quantize(line.amount, customer.currency) != line.amount:
+            raise FreeTextInvalid(
+                _l(
+                    "Line %(line)s: the amount must be greater than zero, in whole cents.",
+                    line=no,
+                )
+            )
+        if not (0 <= line.tax_rate < 100):
+            raise FreeTextInvalid(
+                _l("Line %(line)s: the tax rate must be from 0 to under 100 %%.", line=no)
+            )
+
+
+def save_draft(
+    acting_user: User,
+    draft: FreeTextInvoice | None,
+    customer: Customer,
+    invoice_date: date,
+    lines: list[FreeTextLineInput],
+) -> FreeTextInvoice:
+    """Create or replace a draft. A posted one never changes."""
+    _validate(customer, lines)
+    if draft is None:
+        draft = FreeTextInvoice(status=DraftStatus.DRAFT)
+        db.session.add(draft)
+    elif draft.status != DraftStatus.DRAFT:
+        raise AlreadyPosted(_l("This free text invoice is posted and can no longer change."))
+    draft.customer = customer
+    draft.invoice_date = invoice_date
+    draft.lines = [
+        FreeTextLine(
+            line_no=no,
+            ledger_account=line.ledger_account,
+            description=line.description.strip(),
+            amount=line.amount,
+            tax_rate=line.tax_rate,
+        )
+        for no, line in enumerate(lines, start=1)
+    ]
+    db.session.flush()
+    return draft
+
+
+def _line_inputs(draft: FreeTextInvoice) -> list[LineInput]:
+    return [
+        LineInput(
+            description=line.description,
+            quantity=Decimal(1),
+            unit_price=line.amount,
+            tax_rate=line.tax_rate,
+            ledger_account=line.ledger_account,
+        )
+        for line in draft.lines
+    ]
+
+
+def _inputs(draft: FreeTextInvoice) -> list[FreeTextLineInput]:
+    return [
+        FreeTextLineInput(line.ledger_account, line.description, line.amount, line.tax_rate)
+        for line in draft.lines
+    ]
+
+
+def pro_forma(draft: FreeTextInvoice) -> Invoice:
+    """The invoice the draft would post, never numbered, never stored."""
+    return build_invoice(
+        draft.customer, _line_inputs(draft), draft.invoice_date, kind=InvoiceKind.FREE_TEXT
+    )
+
+
+def post_draft(acting_user: User, draft: FreeTextInvoice) -> Invoice:
+    """Post the draft as an invoice the customer sees and pays like any other."""
+    if draft.status != DraftStatus.DRAFT:
+        raise AlreadyPosted(_l("This free text invoice is already posted."))
+    _validate(draft.customer, _inputs(draft))
+    invoice = post_invoice(
+        draft.customer, _line_inputs(draft), draft.invoice_date, kind=InvoiceKind.FREE_TEXT
+    )
+    draft.status = DraftStatus.POSTED
+    draft.invoice = invoice
+    audit.record(
+        acting_user,
+        "invoice.post",
+        "invoice",
+        invoice.number,
+        after={"customer": draft.customer.number, "total": invoice.total, "kind": "free_text"},
+    )
+    db.session.flush()
+    return invoice

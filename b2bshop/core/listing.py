@@ -1,0 +1,156 @@
+"""The list machinery shared by the buyer's invoice table and every admin list: a filter
+form read from the query string (so each filtered view is a URL), keyset pages and the
+response that swaps the list fragment and pushes the canonical URL.
+
+Pages are cut by keyset ("after this sort value and id"), never by OFFSET, so a deep page
+costs what the first one costs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from flask import Response, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
+
+from b2bshop.extensions import db
+from b2bshop.htmx import is_htmx, render
+
+#: Rows per page: a laptop screen and a half.
+PAGE_SIZE = 25
+
+T = TypeVar("T")
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(value: object, row_id: int) -> str:
+    raw = json.dumps([str(value), row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str, parse: Callable[[str], Any] = str) -> tuple[Any, int]:
+    """(sort value, id) from a cursor; `parse` turns the value back into its type."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        value, row_id = json.loads(raw)
+        if not isinstance(row_id, int) or not isinstance(value, str):
+            raise BadCursor(token)
+        return parse(value), row_id
+    except (ValueError, TypeError, binascii.Error, ArithmeticError) as exc:
+        raise BadCursor(token) from exc
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    count: int
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    #: "cursor" when the page link was not valid (the first page is shown instead).
+    errors: list[str] = field(default_factory=list)
+
+
+class ListFilterForm(FlaskForm):
+    """A GET filter form (no CSRF: it changes nothing). Invalid fields are reported by the
+    list and ignored, so a bad value never hides the rest of the filter."""
+
+    class Meta:
+        csrf = False
+
+    #: Fields the list form shows; others (none by default) are not rendered.
+    hidden_fields: tuple[str, ...] = ()
+
+    def valid_value(self, name: str) -> Any:
+        """The field's value, or its default when the user's value was invalid."""
+        field = self[name]
+        return field.default if field.errors else field.data
+
+    def query_args(self) -> dict[str, str]:
+        """The valid, non-default values as query-string arguments (canonical URLs)."""
+        args = {}
+        for form_field in self:
+            value = self.valid_value(form_field.name)
+            if value in (None, "") or value == form_field.default:
+                continue
+            args[form_field.name] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        return args
+
+
+def parse_filter(form_class: type[ListFilterForm]) -> ListFilterForm:
+    form = form_class(request.args)
+    form.validate()
+    return form
+
+
+def keyset_page(
+    stmt: Select,
+    sort_column: Any,
+    id_column: Any,
+    *,
+    descending: bool = True,
+    after: str | None = None,
+    before: str | None = None,
+    parse: Callable[[str], Any] = int,
+    limit: int = PAGE_SIZE,
+    count: bool = True,
+) -> Page:
+    """One page of `stmt` in (sort_column, id) order from a cursor, and the count of all
+    rows it matches: two queries whatever the depth."""
+    page: Page = Page([], 0)
+    if count:
+        page.count = db.session.scalar(
+            select(func.count()).select_from(stmt.order_by(None).subquery())
+        )
+    token, forward = (before, False) if before else (after, True)
+    cursor = None
+    if token:
+        try:
+            cursor = decode_cursor(token, parse)
+        except BadCursor:
+            page.errors.append("cursor")
+            token = None
+    reverse = descending == forward
+    key = tuple_(sort_column, id_column)
+    conditions: list[ColumnElement[bool]] = []
+    if cursor is not None:
+        conditions.append(key < tuple_(*cursor) if reverse else key > tuple_(*cursor))
+    order = (
+        [sort_column.desc(), id_column.desc()] if reverse else [sort_column.asc(), id_column.asc()]
+    )
+    rows = list(db.session.scalars(stmt.where(*conditions).order_by(*order).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not forward:
+        rows.reverse()
+    page.items = rows
+    if rows:
+        sort_key, id_key = sort_column.key, id_column.key
+        has_next = more if forward else True
+        has_prev = (token is not None) if forward else more
+        last, first = rows[-1], rows[0]
+        if has_next:
+            page.next_cursor = encode_cursor(getattr(last, sort_key), getattr(last, id_key))
+        if has_prev:
+            page.prev_cursor = encode_cursor(getattr(first, sort_key), getattr(first, id_key))
+    return page
+
+
+def list_response(
+    page_template: str, fragment_template: str, endpoint: str, args: dict[str, str], /, **context
+) -> Response:
+    """The page, or for HTMX its list fragment with the canonical URL (valid filters only,
+    no empty fields) pushed to the address bar."""
+    response = render(page_template, fragment_template, args=args, **context)
+    if is_htmx():
+        cursor = {k: v for k in ("after", "before") if (v := request.args.get(k))}
+        response.headers["HX-Push-Url"] = url_for(endpoint, **args, **cursor)
+    return response
