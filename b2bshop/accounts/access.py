@@ -14,10 +14,11 @@ PERMISSIONS = ("may_order", "may_view_invoices", "may_pay_invoices")
 
 
 def store_admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Signed-out visitors get 404 too, not a sign-in page: /admin gives nothing away."""
+
     @wraps(view)
-    @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_store_admin:
+        if not (current_user.is_authenticated and current_user.is_store_admin):
             abort(404)
         return view(*args, **kwargs)
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
-from b2bshop.accounts.models import Customer, Role, User
+from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
+from b2bshop.audit import service as audit
+from b2bshop.audit.service import snapshot
+from b2bshop.billing.models import Invoice
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 
@@ -143,4 +149,162 @@ def set_invoice_account(customer: Customer, invoice_account: Customer | None) ->
             seen.add(current.id)
             current = current.invoice_account
     customer.invoice_account = invoice_account
+    db.session.flush()
+
+
+# --- Store admins: customers and payment terms (issue 6) ---
+
+
+class CustomerInvalid(DomainError):
+    pass
+
+
+class TermsInvalid(DomainError):
+    pass
+
+
+class TermsInUse(DomainError):
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class CustomerInput:
+    number: str
+    name: str
+    email: str
+    currency: str
+    payment_terms_id: int
+    credit_limit: Decimal
+    invoice_account_id: int | None
+    active: bool = True
+
+
+#: What the audit log keeps of a customer edit: credit and terms move money.
+CUSTOMER_AUDITED = [
+    "number",
+    "name",
+    "email",
+    "currency",
+    "payment_terms_id",
+    "credit_limit",
+    "invoice_account_id",
+    "active",
+]
+
+
+def save_customer(acting_user: User, customer: Customer | None, data: CustomerInput) -> Customer:
+    """Create or edit a customer. Its invoice account is never itself, never a cycle."""
+    number = data.number.strip().upper()
+    if not number or not data.name.strip() or "@" not in data.email:
+        raise CustomerInvalid(_l("A customer needs a number, a name and an email address."))
+    if data.credit_limit < 0:
+        raise CustomerInvalid(_l("The credit limit cannot be negative."))
+    clash = select(Customer.id).where(func.upper(Customer.number) == number)
+    if customer is not None:
+        clash = clash.where(Customer.id != customer.id)
+    if db.session.scalar(clash) is not None:
+        raise CustomerInvalid(_l("Another customer has the number %(number)s.", number=number))
+    terms = db.session.get(PaymentTerms, data.payment_terms_id)
+    if terms is None or not terms.active:
+        raise CustomerInvalid(_l("Choose active payment terms."))
+    before = snapshot(customer, CUSTOMER_AUDITED) if customer is not None else None
+    if customer is None:
+        entity = db.session.scalar(select(LegalEntity).order_by(LegalEntity.id))
+        customer = Customer(legal_entity=entity)
+        db.session.add(customer)
+    elif customer.currency != data.currency and db.session.scalar(
+        select(exists().where(Invoice.customer_id == customer.id))
+    ):
+        raise CustomerInvalid(_l("A customer with invoices keeps its currency."))
+    customer.number = number
+    customer.name = data.name.strip()
+    customer.email = normalize_email(data.email)
+    customer.currency = data.currency
+    customer.payment_terms = terms
+    customer.credit_limit = data.credit_limit
+    customer.active = data.active
+    db.session.flush()
+    invoice_account = (
+        db.session.get(Customer, data.invoice_account_id) if data.invoice_account_id else None
+    )
+    if data.invoice_account_id and invoice_account is None:
+        raise InvoiceAccountInvalid(_l("There is no such invoice account."))
+    set_invoice_account(customer, invoice_account)
+    audit.record(
+        acting_user,
+        "customer.update" if before else "customer.create",
+        "customer",
+        customer.number,
+        before,
+        snapshot(customer, CUSTOMER_AUDITED),
+    )
+    return customer
+
+
+@dataclass(frozen=True)
+class TermsInput:
+    code: str
+    name: str
+    net_days: int
+    cash_discount_percent: Decimal
+    cash_discount_days: int
+    active: bool = True
+
+
+def save_terms(acting_user: User, terms: PaymentTerms | None, data: TermsInput) -> PaymentTerms:
+    code = data.code.strip().upper()
+    if not code or not data.name.strip():
+        raise TermsInvalid(_l("Payment terms need a code and a name."))
+    if data.net_days < 0 or data.cash_discount_days < 0:
+        raise TermsInvalid(_l("Days cannot be negative."))
+    if not (0 <= data.cash_discount_percent < 100):
+        raise TermsInvalid(_l("The cash discount percent is from 0 to under 100."))
+    if data.cash_discount_days > data.net_days:
+        raise TermsInvalid(_l("The cash discount period cannot be longer than the net days."))
+    if bool(data.cash_discount_percent) != bool(data.cash_discount_days):
+        raise TermsInvalid(_l("A cash discount needs both a percent and a number of days."))
+    clash = select(PaymentTerms.id).where(func.upper(PaymentTerms.code) == code)
+    if terms is not None:
+        clash = clash.where(PaymentTerms.id != terms.id)
+    if db.session.scalar(clash) is not None:
+        raise TermsInvalid(_l("Other payment terms have the code %(code)s.", code=code))
+    fields = ["code", "name", "net_days", "cash_discount_percent", "cash_discount_days", "active"]
+    before = snapshot(terms, fields) if terms is not None else None
+    if terms is None:
+        terms = PaymentTerms()
+        db.session.add(terms)
+    terms.code = code
+    terms.name = data.name.strip()
+    terms.net_days = data.net_days
+    terms.cash_discount_percent = data.cash_discount_percent
+    terms.cash_discount_days = data.cash_discount_days
+    terms.active = data.active
+    db.session.flush()
+    audit.record(
+        acting_user,
+        "terms.update" if before else "terms.create",
+        "payment_terms",
+        terms.code,
+        before,
+        snapshot(terms, fields),
+    )
+    return terms
+
+
+def delete_terms(acting_user: User, terms: PaymentTerms) -> None:
+    """Only terms no customer or order uses; otherwise deactivate them."""
+    from b2bshop.sales.models import SalesOrder
+
+    used = db.session.scalar(
+        select(
+            exists().where(Customer.payment_terms_id == terms.id)
+            | exists().where(SalesOrder.payment_terms_id == terms.id)
+        )
+    )
+    if used:
+        raise TermsInUse(
+            _l("%(code)s is used by customers or orders: deactivate it instead.", code=terms.code)
+        )
+    audit.record(acting_user, "terms.delete", "payment_terms", terms.code)
+    db.session.delete(terms)
     db.session.flush()

@@ -32,6 +32,22 @@ class _Document(FPDF):
         self.set_margins(18, 18, 18)
         self.add_page()
 
+    #: Printed across each page (a pro forma's warning); empty for real documents.
+    stamp = ""
+
+    def header(self) -> None:
+        if self.stamp:
+            self.draw_stamp()
+
+    def draw_stamp(self) -> None:
+        y = self.get_y()
+        self.set_font("DejaVu", "B", 11)
+        self.set_text_color(179, 38, 30)
+        self.set_xy(self.l_margin, 8)
+        self.cell(0, 6, self.stamp, align="C")
+        self.set_text_color(0, 0, 0)
+        self.set_y(max(y, 18))
+
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font("DejaVu", "", 8)
@@ -78,16 +94,25 @@ class _Document(FPDF):
         self.ln(4)
 
 
-def invoice_pdf(invoice: Invoice, settlements: list, today: date) -> bytes:
+def invoice_pdf(
+    invoice: Invoice, settlements: list, today: date, *, pro_forma: bool = False
+) -> bytes:
+    """The invoice as a PDF. A pro forma (SPEC B8) has no number and says on every page
+    that it is not an invoice and not to be paid."""
     entity = invoice.customer.legal_entity
     money = partial(format_money, currency=invoice.currency)
-    doc = _Document(_("Invoice %(number)s", number=invoice.number))
-    doc.heading(entity.name, entity.address, _("Invoice %(number)s", number=invoice.number))
+    title = _("PRO FORMA") if pro_forma else _("Invoice %(number)s", number=invoice.number)
+    doc = _Document(title)
+    if pro_forma:
+        doc.stamp = _("PRO FORMA – not an invoice, do not pay")
+        doc.draw_stamp()
+    doc.heading(entity.name, entity.address, title)
     facts = [
         (_("Customer"), f"{invoice.customer.name} ({invoice.customer.number})"),
         (_("Invoice date"), format_date(invoice.invoice_date)),
         (_("Due date"), format_date(invoice.due_date)),
         (_("Payment terms"), invoice.customer.payment_terms.name),
+        *([(_("Date"), format_date(today))] if pro_forma else []),
     ]
     if invoice.cash_discount_date:
         facts.append(

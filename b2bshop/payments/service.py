@@ -185,9 +185,17 @@ def record_manual_payment(
     customer: Customer,
     allocations: list[Allocation],
     reference: str,
+    idempotency_key: str | None = None,
 ) -> Payment:
     """Money seen on the bank statement (a wire, a cheque), allocated by a store admin to the
-    customer's invoices. No cash discount: the admin allocates what arrived."""
+    customer's invoices. No cash discount: the admin allocates what arrived. A resubmitted
+    form (same key) gets the first payment back."""
+    if idempotency_key:
+        existing = db.session.scalar(
+            select(Payment).where(Payment.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            return existing
     if not allocations:
         raise AmountInvalid(_l("Allocate the payment to at least one invoice."))
     owned = set(
@@ -211,6 +219,7 @@ def record_manual_payment(
         allocations,
         PaymentMethod.MANUAL,
         provider_reference=reference.strip() or None,
+        idempotency_key=idempotency_key,
     )
     audit.record(
         acting_user,

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, Num
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from b2bshop.accounts.models import Customer, PaymentTerms, User, enum_type
+from b2bshop.billing.models import Invoice
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
 from b2bshop.money import MONEY
@@ -145,6 +146,7 @@ class PackingSlip(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
     order: Mapped[SalesOrder] = relationship(back_populates="packing_slips")
+    invoice: Mapped[Invoice | None] = relationship()
     lines: Mapped[list[PackingSlipLine]] = relationship(
         back_populates="packing_slip", cascade="all, delete-orphan", order_by="PackingSlipLine.id"
     )

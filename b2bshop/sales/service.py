@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -206,7 +207,8 @@ def post_packing_slip(
                 )
             )
     products = _lock_products(lines[line_id].product_id for line_id in wanted)
-    slip = PackingSlip(order=order, slip_date=today, created_by_id=acting_user.id)
+    # Tied to the order last, so no autoflush meets a slip without its number.
+    slip = PackingSlip(slip_date=today, created_by_id=acting_user.id)
     for line_id, qty in sorted(wanted.items()):
         line = lines[line_id]
         product = products[line.product_id]
@@ -230,6 +232,7 @@ def post_packing_slip(
     if order.deliver_remainder == 0:
         order.status = OrderStatus.DELIVERED
     slip.number = next_number("packing_slip")
+    slip.order = order
     db.session.add(slip)
     db.session.flush()
     return slip
@@ -278,7 +281,7 @@ def invoice_packing_slips(
                 LineInput(
                     description=f"{order_line.product.name} ({slip.number})",
                     sku=order_line.product.sku,
-                    quantity=slip_line.quantity,
+                    quantity=Decimal(slip_line.quantity),
                     unit_price=order_line.unit_price,
                     tax_rate=order_line.tax_rate,
                 )
@@ -357,7 +360,7 @@ def pro_forma(order: SalesOrder, today: date | None = None) -> Invoice:
         LineInput(
             description=line.product.name,
             sku=line.product.sku,
-            quantity=line.invoice_remainder,
+            quantity=Decimal(line.invoice_remainder),
             unit_price=line.unit_price,
             tax_rate=line.tax_rate,
         )

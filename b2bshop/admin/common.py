@@ -1,0 +1,92 @@
+"""What every admin view needs: the blueprint, 404 lookups and showing a refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, abort, flash, request
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, Select
+
+from b2bshop.core.listing import ListFilterForm, keyset_page, list_response, parse_filter
+from b2bshop.errors import DomainError
+from b2bshop.extensions import db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+M = TypeVar("M")
+
+
+def get_or_404(model: type[M], ident: Any) -> M:
+    row = db.session.get(model, ident)
+    if row is None:
+        abort(404)
+    return row
+
+
+def refuse(error: DomainError) -> None:
+    """Nothing of the attempt stays; the admin reads why, in their language."""
+    db.session.rollback()
+    flash(str(error.message), "error")
+
+
+def form_errors(form: Any) -> None:
+    """A POSTed form with field errors: one message on top, each error beside its field."""
+    if form.errors:
+        flash(_("Please correct the fields marked below."), "error")
+
+
+def admin_list(
+    form_class: type[ListFilterForm],
+    build: Callable[[ListFilterForm], Select],
+    sort_column: Any,
+    id_column: Any,
+    fragment: str,
+    endpoint: str,
+    *,
+    title: str,
+    new_url: str | None = None,
+    descending: bool = True,
+    parse: Callable[[str], Any] = int,
+    **context: Any,
+) -> Response:
+    """An admin list page: filter form, keyset page, fragment swap, all through the same
+    machinery as the buyer's invoice table (core/listing.py, _listing.html)."""
+    form = parse_filter(form_class)
+    page = keyset_page(
+        build(form),
+        sort_column,
+        id_column,
+        after=request.args.get("after"),
+        before=request.args.get("before"),
+        descending=descending,
+        parse=parse,
+    )
+    return list_response(
+        "admin/list.html",
+        fragment,
+        endpoint,
+        form.query_args(),
+        form=form,
+        page=page,
+        fragment=fragment,
+        title=title,
+        new_url=new_url,
+        list_endpoint=endpoint,
+        **context,
+    )
+
+
+def customer_matches(column_number: Any, column_name: Any, text: str) -> ColumnElement[bool]:
+    return column_number.icontains(text, autoescape=True) | column_name.icontains(
+        text, autoescape=True
+    )
+
+
+def pdf_response(body: bytes, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )

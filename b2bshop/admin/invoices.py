@@ -1,0 +1,209 @@
+"""Invoices in the back office: every customer's, and free text invoices (SPEC B8)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from b2bshop.accounts.access import store_admin_required
+from b2bshop.accounts.models import Customer
+from b2bshop.admin.common import (
+    admin_list,
+    bp,
+    customer_matches,
+    get_or_404,
+    pdf_response,
+    refuse,
+)
+from b2bshop.admin.forms import AdminInvoiceFilterForm, FreeTextHeaderForm
+from b2bshop.billing import free_text, pdf
+from b2bshop.billing.listing import InvoiceFilter, filter_conditions
+from b2bshop.billing.models import DraftStatus, FreeTextInvoice, Invoice, InvoiceKind
+from b2bshop.billing.service import settlements
+from b2bshop.errors import DomainError
+from b2bshop.extensions import db
+
+#: Line rows on the free text invoice form.
+FREE_TEXT_LINES = 5
+
+
+@bp.route("/invoices")
+@store_admin_required
+def list_invoices():
+    today = date.today()
+
+    def build(form):  # type: ignore[no-untyped-def]
+        # The buyer list's own filter conditions, over every customer.
+        flt = InvoiceFilter(status=form.valid_value("status") or None, q=form.valid_value("q"))
+        stmt = (
+            select(Invoice)
+            .join(Customer, Customer.id == Invoice.customer_id)
+            .where(*filter_conditions(flt, today))
+        )
+        if kind := form.valid_value("kind"):
+            stmt = stmt.where(Invoice.kind == InvoiceKind(kind))
+        if customer := form.valid_value("customer"):
+            stmt = stmt.where(customer_matches(Customer.number, Customer.name, customer))
+        return stmt
+
+    return admin_list(
+        AdminInvoiceFilterForm,
+        build,
+        Invoice.id,
+        Invoice.id,
+        "admin/_invoices.html",
+        "admin.list_invoices",
+        title=_("Invoices"),
+        today=today,
+    )
+
+
+def _invoice_or_404(number: str) -> Invoice:
+    invoice = db.session.scalar(select(Invoice).where(Invoice.number == number))
+    if invoice is None:
+        abort(404)
+    return invoice
+
+
+@bp.route("/invoices/<number>")
+@store_admin_required
+def show_invoice(number: str):
+    invoice = _invoice_or_404(number)
+    return render_template(
+        "admin/invoice.html", invoice=invoice, settlements=settlements(invoice), today=date.today()
+    )
+
+
+@bp.route("/invoices/<number>.pdf")
+@store_admin_required
+def invoice_pdf(number: str):
+    invoice = _invoice_or_404(number)
+    return pdf_response(
+        pdf.invoice_pdf(invoice, settlements(invoice), date.today()), f"{invoice.number}.pdf"
+    )
+
+
+# --- Free text invoices ---
+
+
+@bp.route("/free-text")
+@store_admin_required
+def list_free_text():
+    drafts = list(
+        db.session.scalars(select(FreeTextInvoice).order_by(FreeTextInvoice.id.desc()).limit(200))
+    )
+    return render_template("admin/free_text_list.html", drafts=drafts)
+
+
+def _free_text_lines(form_data) -> tuple[list[free_text.FreeTextLineInput], bool]:  # type: ignore[no-untyped-def]
+    """The filled line rows; bad=True when an amount or tax rate is not a number."""
+    lines, bad = [], False
+    for i in range(FREE_TEXT_LINES):
+        account = (form_data.get(f"account-{i}") or "").strip()
+        description = (form_data.get(f"description-{i}") or "").strip()
+        amount_raw = (form_data.get(f"amount-{i}") or "").strip().replace(",", ".")
+        tax_raw = (form_data.get(f"tax-{i}") or "").strip().replace(",", ".")
+        if not (description or amount_raw):
+            continue
+        try:
+            amount = Decimal(amount_raw)
+            tax_rate = Decimal(tax_raw or "0")
+            if not (amount.is_finite() and tax_rate.is_finite()):
+                raise InvalidOperation
+        except InvalidOperation:
+            bad = True
+            continue
+        lines.append(free_text.FreeTextLineInput(account, description, amount, tax_rate))
+    return lines, bad
+
+
+def _edit_free_text(draft: FreeTextInvoice | None):  # type: ignore[no-untyped-def]
+    if draft is not None and draft.status != DraftStatus.DRAFT:
+        return redirect(url_for(".show_invoice", number=draft.invoice.number))
+    header = FreeTextHeaderForm(
+        obj=draft, invoice_date=draft.invoice_date if draft else date.today()
+    )
+    header.customer_id.choices = [
+        (c.id, f"{c.name} ({c.number})")
+        for c in db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
+    ]
+    if header.validate_on_submit():
+        lines, bad = _free_text_lines(request.form)
+        if bad:
+            flash(_("Amounts and tax rates must be numbers, e.g. 1250.00 and 21."), "error")
+        else:
+            try:
+                saved = free_text.save_draft(
+                    current_user,
+                    draft,
+                    db.session.get(Customer, header.customer_id.data),
+                    header.invoice_date.data,
+                    lines,
+                )
+                action = request.form.get("action")
+                if action == "post":
+                    invoice = free_text.post_draft(current_user, saved)
+            except DomainError as error:
+                refuse(error)
+            else:
+                db.session.commit()
+                if action == "post":
+                    flash(_("Invoice %(number)s posted.", number=invoice.number), "success")
+                    return redirect(url_for(".show_invoice", number=invoice.number))
+                flash(_("Draft saved."), "success")
+                return redirect(url_for(".edit_free_text", draft_id=saved.id))
+    elif request.method == "POST":
+        flash(_("Please correct the fields marked below."), "error")
+    rows = []
+    source = request.form if request.method == "POST" else None
+    for i in range(FREE_TEXT_LINES):
+        if source is not None:
+            rows.append(
+                {k: source.get(f"{k}-{i}", "") for k in ("account", "description", "amount", "tax")}
+            )
+        elif draft is not None and i < len(draft.lines):
+            line = draft.lines[i]
+            rows.append(
+                {
+                    "account": line.ledger_account,
+                    "description": line.description,
+                    "amount": f"{line.amount:.2f}",
+                    "tax": f"{line.tax_rate.normalize():f}",
+                }
+            )
+        else:
+            rows.append({"account": "", "description": "", "amount": "", "tax": ""})
+    return render_template(
+        "admin/free_text.html",
+        draft=draft,
+        header=header,
+        rows=rows,
+        ledger_accounts=free_text.active_ledger_accounts(),
+    ), 422 if request.method == "POST" else 200
+
+
+@bp.route("/free-text/new", methods=["GET", "POST"])
+@store_admin_required
+def new_free_text():
+    return _edit_free_text(None)
+
+
+@bp.route("/free-text/<int:draft_id>", methods=["GET", "POST"])
+@store_admin_required
+def edit_free_text(draft_id: int):
+    return _edit_free_text(get_or_404(FreeTextInvoice, draft_id))
+
+
+@bp.route("/free-text/<int:draft_id>/pro-forma.pdf")
+@store_admin_required
+def free_text_pro_forma(draft_id: int):
+    draft = get_or_404(FreeTextInvoice, draft_id)
+    if draft.status != DraftStatus.DRAFT:
+        abort(404)
+    body = pdf.invoice_pdf(free_text.pro_forma(draft), [], date.today(), pro_forma=True)
+    return pdf_response(body, f"pro-forma-free-text-{draft.id}.pdf")

@@ -1,0 +1,251 @@
+"""Sales orders (SPEC B5): create, change type, confirm, deliver on packing slips, invoice
+(SPEC B8), pro forma."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from b2bshop.accounts.access import store_admin_required
+from b2bshop.accounts.models import Customer
+from b2bshop.admin.common import admin_list, bp, customer_matches, pdf_response, refuse
+from b2bshop.admin.forms import ORDER_TYPE_CHOICES, OrderFilterForm, OrderTypeForm
+from b2bshop.billing import pdf
+from b2bshop.catalog.models import Product
+from b2bshop.errors import DomainError
+from b2bshop.extensions import db
+from b2bshop.sales import service
+from b2bshop.sales.models import OrderStatus, OrderType, PackingSlip, SalesOrder
+
+#: Line rows on the new-order form.
+ORDER_FORM_LINES = 6
+
+
+def _whole_number(raw: str | None) -> int | None:
+    """A quantity field: blank is 0, anything but a whole number >= 0 is None (refused)."""
+    raw = (raw or "").strip()
+    if not raw:
+        return 0
+    return int(raw) if raw.isdigit() else None
+
+
+@bp.route("/orders")
+@store_admin_required
+def list_orders():
+    def build(form):  # type: ignore[no-untyped-def]
+        stmt = select(SalesOrder).join(Customer, Customer.id == SalesOrder.customer_id)
+        if status := form.valid_value("status"):
+            stmt = stmt.where(SalesOrder.status == OrderStatus(status))
+        if order_type := form.valid_value("type"):
+            stmt = stmt.where(SalesOrder.order_type == OrderType(order_type))
+        if customer := form.valid_value("customer"):
+            stmt = stmt.where(customer_matches(Customer.number, Customer.name, customer))
+        return stmt
+
+    return admin_list(
+        OrderFilterForm,
+        build,
+        SalesOrder.id,
+        SalesOrder.id,
+        "admin/_orders.html",
+        "admin.list_orders",
+        title=_("Sales orders"),
+        new_url=url_for(".new_order"),
+        type_labels=dict((c.value, c.label) for c in ORDER_TYPE_CHOICES),
+    )
+
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+@store_admin_required
+def new_order():
+    customers = list(
+        db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
+    )
+    products = list(db.session.scalars(select(Product).where(Product.active).order_by(Product.sku)))
+    values = request.form if request.method == "POST" else request.args
+    if request.method == "POST":
+        customer = db.session.get(Customer, int(values.get("customer_id") or 0) or -1)
+        type_values = {c.value for c in ORDER_TYPE_CHOICES}
+        order_type = values.get("order_type")
+        lines = []
+        bad_quantity = False
+        for i in range(ORDER_FORM_LINES):
+            quantity = _whole_number(values.get(f"quantity-{i}"))
+            product_id = values.get(f"product-{i}", "")
+            if quantity is None:
+                bad_quantity = True
+            elif quantity and product_id.isdigit():
+                lines.append(service.OrderLineInput(int(product_id), quantity))
+        if customer is None:
+            flash(_("Choose a customer."), "error")
+        elif order_type not in type_values:
+            flash(_("Choose an order type."), "error")
+        elif bad_quantity:
+            flash(_("Quantities must be whole numbers greater than zero."), "error")
+        else:
+            try:
+                order = service.create_order(current_user, customer, OrderType(order_type), lines)
+            except DomainError as error:
+                refuse(error)
+            else:
+                db.session.commit()
+                flash(_("Sales order %(number)s created.", number=order.number), "success")
+                return redirect(url_for(".show_order", number=order.number))
+    return render_template(
+        "admin/order_new.html",
+        customers=customers,
+        products=products,
+        values=values,
+        type_choices=ORDER_TYPE_CHOICES,
+        line_rows=range(ORDER_FORM_LINES),
+    ), 422 if request.method == "POST" else 200
+
+
+def _order_or_404(number: str) -> SalesOrder:
+    order = db.session.scalar(select(SalesOrder).where(SalesOrder.number == number))
+    if order is None:
+        abort(404)
+    return order
+
+
+@bp.route("/orders/<number>")
+@store_admin_required
+def show_order(number: str):
+    order = _order_or_404(number)
+    form = OrderTypeForm(order_type=order.order_type.value)
+    return render_template(
+        "admin/order.html",
+        order=order,
+        type_form=form,
+        type_labels=dict((c.value, c.label) for c in ORDER_TYPE_CHOICES),
+    )
+
+
+def _order_action(number: str, action, success) -> Response:  # type: ignore[no-untyped-def]
+    """Run one service call on the order; on refusal nothing stays and the admin reads why."""
+    order = _order_or_404(number)
+    try:
+        result = action(order)
+    except DomainError as error:
+        refuse(error)
+    else:
+        db.session.commit()
+        flash(success(result), "success")
+    return redirect(url_for(".show_order", number=number))
+
+
+@bp.route("/orders/<number>/type", methods=["POST"])
+@store_admin_required
+def change_order_type(number: str):
+    form = OrderTypeForm()
+    if not form.validate_on_submit():
+        flash(_("Choose an order type."), "error")
+        return redirect(url_for(".show_order", number=number))
+    new_type = OrderType(form.order_type.data)
+    return _order_action(
+        number,
+        lambda order: service.change_order_type(current_user, order, new_type),
+        lambda _order: _("The order type is changed."),
+    )
+
+
+@bp.route("/orders/<number>/confirm", methods=["POST"])
+@store_admin_required
+def confirm_order(number: str):
+    return _order_action(
+        number,
+        lambda order: service.confirm_order(current_user, order),
+        lambda _order: _("The order is confirmed."),
+    )
+
+
+@bp.route("/orders/<number>/cancel", methods=["POST"])
+@store_admin_required
+def cancel_order(number: str):
+    return _order_action(
+        number,
+        lambda order: service.cancel_order(current_user, order),
+        lambda _order: _("The order is cancelled."),
+    )
+
+
+@bp.route("/orders/<number>/packing-slips", methods=["POST"])
+@store_admin_required
+def post_packing_slip(number: str):
+    order = _order_or_404(number)
+    quantities = {}
+    for line in order.lines:
+        quantity = _whole_number(request.form.get(f"qty-{line.id}"))
+        if quantity is None:
+            flash(_("Quantities must be whole numbers greater than zero."), "error")
+            return redirect(url_for(".show_order", number=number))
+        quantities[line.id] = quantity
+    return _order_action(
+        number,
+        lambda order: service.post_packing_slip(current_user, order, quantities),
+        lambda slip: _("Packing slip %(number)s posted.", number=slip.number),
+    )
+
+
+@bp.route("/orders/<number>/invoice", methods=["POST"])
+@store_admin_required
+def invoice_order(number: str):
+    return _order_action(
+        number,
+        lambda order: service.invoice_order(current_user, order),
+        lambda invoice: _("Invoice %(number)s posted.", number=invoice.number),
+    )
+
+
+@bp.route("/orders/<number>/pro-forma.pdf")
+@store_admin_required
+def order_pro_forma(number: str):
+    order = _order_or_404(number)
+    try:
+        invoice = service.pro_forma(order)
+    except DomainError as error:
+        refuse(error)
+        return redirect(url_for(".show_order", number=number))
+    except ValueError:  # nothing left to invoice
+        flash(_("Nothing on this order is left to invoice."), "error")
+        return redirect(url_for(".show_order", number=number))
+    body = pdf.invoice_pdf(invoice, [], date.today(), pro_forma=True)
+    db.session.rollback()  # the pro forma was never meant to be stored
+    return pdf_response(body, f"pro-forma-{order.number}.pdf")
+
+
+# --- Packing slips: invoice one or several together (SPEC B8) ---
+
+
+@bp.route("/packing-slips")
+@store_admin_required
+def list_packing_slips():
+    slips = list(
+        db.session.scalars(
+            select(PackingSlip)
+            .where(PackingSlip.invoice_id.is_(None))
+            .join(SalesOrder, SalesOrder.id == PackingSlip.order_id)
+            .where(SalesOrder.order_type != OrderType.RETURNED_ORDER)
+            .order_by(SalesOrder.customer_id, PackingSlip.id)
+            .limit(500)
+        )
+    )
+    return render_template("admin/packing_slips.html", slips=slips)
+
+
+@bp.route("/packing-slips/invoice", methods=["POST"])
+@store_admin_required
+def invoice_packing_slips():
+    ids = [int(v) for v in request.form.getlist("slip") if v.isdigit()]
+    try:
+        invoice = service.invoice_packing_slips(current_user, ids)
+    except DomainError as error:
+        refuse(error)
+        return redirect(url_for(".list_packing_slips"))
+    db.session.commit()
+    flash(_("Invoice %(number)s posted.", number=invoice.number), "success")
+    return redirect(url_for(".show_invoice", number=invoice.number))
