@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.admin.common import admin_list, bp
@@ -31,4 +32,5 @@ def audit_log():
         "admin/_audit.html",
         "admin.audit_log",
         title=_("Audit log"),
+        options=(joinedload(AuditEntry.actor),),
     )

@@ -49,6 +49,7 @@ def admin_list(
     new_url: str | None = None,
     descending: bool = True,
     parse: Callable[[str], Any] = int,
+    options: tuple = (),
     **context: Any,
 ) -> Response:
     """An admin list page: filter form, keyset page, fragment swap, all through the same
@@ -62,6 +63,7 @@ def admin_list(
         before=request.args.get("before"),
         descending=descending,
         parse=parse,
+        options=options,
     )
     return list_response(
         "admin/list.html",

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from b2bshop.accounts import service
 from b2bshop.accounts.access import store_admin_required
@@ -36,6 +37,7 @@ def list_customers():
         "admin/_customers.html",
         "admin.list_customers",
         title=_("Customers"),
+        options=(joinedload(Customer.payment_terms), joinedload(Customer.invoice_account)),
         new_url=url_for(".new_customer"),
         descending=False,
         parse=str,

@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
@@ -59,6 +60,7 @@ def list_invoices():
         "admin/_invoices.html",
         "admin.list_invoices",
         title=_("Invoices"),
+        options=(contains_eager(Invoice.customer),),
         today=today,
     )
 

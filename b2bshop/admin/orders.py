@@ -9,6 +9,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
@@ -54,6 +55,7 @@ def list_orders():
         "admin/_orders.html",
         "admin.list_orders",
         title=_("Sales orders"),
+        options=(contains_eager(SalesOrder.customer),),
         new_url=url_for(".new_order"),
         type_labels=dict((c.value, c.label) for c in ORDER_TYPE_CHOICES),
     )

@@ -10,6 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
@@ -43,6 +44,7 @@ def list_payments():
         "admin/_payments.html",
         "admin.list_payments",
         title=_("Payments"),
+        options=(contains_eager(Payment.customer),),
         new_url=url_for(".new_payment"),
         reverse_form=ReasonForm(),
     )

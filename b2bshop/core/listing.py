@@ -102,6 +102,7 @@ def keyset_page(
     parse: Callable[[str], Any] = int,
     limit: int = PAGE_SIZE,
     count: bool = True,
+    options: tuple = (),
 ) -> Page:
     """One page of `stmt` in (sort_column, id) order from a cursor, and the count of all
     rows it matches: two queries whatever the depth."""
@@ -126,7 +127,9 @@ def keyset_page(
     order = (
         [sort_column.desc(), id_column.desc()] if reverse else [sort_column.asc(), id_column.asc()]
     )
-    rows = list(db.session.scalars(stmt.where(*conditions).order_by(*order).limit(limit + 1)))
+    # Loader options (the rows' related objects in one go) apply to the page, not the count.
+    page_stmt = stmt.options(*options).where(*conditions).order_by(*order).limit(limit + 1)
+    rows = list(db.session.scalars(page_stmt))
     more = len(rows) > limit
     rows = rows[:limit]
     if not forward:

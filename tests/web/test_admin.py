@@ -17,7 +17,7 @@ from b2bshop.audit.models import AuditEntry
 from b2bshop.billing.models import FreeTextInvoice, Invoice, InvoiceKind, InvoiceStatus
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
-from b2bshop.payments.models import Payment, PaymentMethod, PaymentStatus
+from b2bshop.payments.models import Payment, PaymentStatus
 from b2bshop.sales.models import OrderStatus, OrderType, PackingSlip, SalesOrder
 
 ADMIN = "admin@b2bshop.example"

@@ -89,3 +89,65 @@ def _make_data_more(app, n: int) -> None:
         for i in range(n):
             factories.invoice(customer, f"{30 + i}.00", days_ago=i % 30)
         db.session.commit()
+
+
+def _admin_data(app, n: int, first: int = 0) -> None:
+    import uuid
+    from decimal import Decimal
+
+    from b2bshop.accounts.models import Role
+    from b2bshop.audit import service as audit
+    from b2bshop.payments.models import PaymentMethod
+    from b2bshop.payments.service import Allocation, record_payment
+    from b2bshop.sales.models import SalesOrder
+
+    with app.app_context():
+        if not first:
+            factories.user("boss@example.com", password="pw", role=Role.STORE_ADMIN)
+        for i in range(first, first + n):
+            customer = factories.customer(f"Customer {i}")
+            invoice = factories.invoice(customer, "50.00", days_ago=i % 60)
+            record_payment(
+                None, customer, [Allocation(invoice.id, Decimal(1))], PaymentMethod.MANUAL
+            )
+            db.session.add(
+                SalesOrder(
+                    number=f"SO-{uuid.uuid4().hex[:8]}",
+                    customer=customer,
+                    order_date=invoice.invoice_date,
+                    payment_terms_id=customer.payment_terms_id,
+                    currency="EUR",
+                    total=Decimal(0),
+                )
+            )
+            audit.record(None, "payment.record", "payment", str(i))
+        db.session.commit()
+
+
+def _admin_list_counts(app, client) -> dict[str, int]:
+    counts = {}
+    for url in ADMIN_LISTS:
+        with count_queries(app) as statements:
+            assert client.get(url, headers=FRAGMENT).status_code == 200
+        counts[url] = len(statements)
+    return counts
+
+
+ADMIN_LISTS = [
+    "/admin/customers",
+    "/admin/orders",
+    "/admin/invoices",
+    "/admin/payments",
+    "/admin/audit",
+]
+
+
+def test_admin_list_query_counts_are_constant(app, client, login):
+    _admin_data(app, 2)
+    login("boss@example.com", "pw")
+    small = _admin_list_counts(app, client)
+    _admin_data(app, 28, first=2)
+    large = _admin_list_counts(app, client)
+    # The session user, the count, the page with its related rows joined in: never per row.
+    assert small == large
+    assert max(large.values()) <= 5, large
