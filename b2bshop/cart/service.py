@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
 from b2bshop.accounts.models import User
@@ -44,8 +46,9 @@ class NotPermitted(DomainError):
     status_code = 403
 
 
-def get_cart(user: User) -> Cart | None:
-    return db.session.scalar(
+def get_cart(user: User, *, lock: bool = False) -> Cart | None:
+    """The user's cart with its lines; `lock` holds its row until the commit."""
+    stmt = (
         select(Cart)
         .where(Cart.user_id == user.id)
         .options(
@@ -53,6 +56,9 @@ def get_cart(user: User) -> Cart | None:
             selectinload(Cart.lines).selectinload(CartLine.product),
         )
     )
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(stmt)
 
 
 def line_count(user: User) -> int:
@@ -67,11 +73,17 @@ def line_count(user: User) -> int:
 
 
 def _cart_for_update(user: User) -> Cart:
-    cart = get_cart(user)
+    """The user's cart, created if need be, locked until the commit: two adds at once (a
+    double click) run one after the other, so neither fails on a unique constraint (one
+    cart per user, one line per invoice) and the second sees the first's line."""
+    cart = get_cart(user, lock=True)
     if cart is None:
-        cart = Cart(user_id=user.id)
-        db.session.add(cart)
-        db.session.flush()
+        insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(
+            insert(Cart).values(user_id=user.id).on_conflict_do_nothing(index_elements=["user_id"])
+        )
+        cart = get_cart(user, lock=True)
+        assert cart is not None
     return cart
 
 
@@ -259,7 +271,7 @@ def add_item(user: User, sku: str, quantity: str | int | None) -> CartLine:
 
 
 def set_item_quantity(user: User, line_id: int, quantity: str) -> None:
-    cart = get_cart(user)
+    cart = get_cart(user, lock=True)
     line = next((ln for ln in (cart.lines if cart else []) if ln.id == line_id), None)
     if line is None or line.kind != CartKind.ITEM:
         raise NotFound(_l("That line is not in your cart."))
@@ -277,7 +289,7 @@ def set_item_quantity(user: User, line_id: int, quantity: str) -> None:
 
 
 def remove_line(user: User, line_id: int) -> None:
-    cart = get_cart(user)
+    cart = get_cart(user, lock=True)
     line = next((ln for ln in (cart.lines if cart else []) if ln.id == line_id), None)
     if line is None:
         raise NotFound(_l("That line is not in your cart."))
@@ -289,7 +301,7 @@ def remove_line(user: User, line_id: int) -> None:
 
 
 def empty_cart(user: User) -> None:
-    cart = get_cart(user)
+    cart = get_cart(user, lock=True)
     if cart is None:
         return
     cart.lines.clear()

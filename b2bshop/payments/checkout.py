@@ -65,15 +65,7 @@ def find_payment(user: User, idempotency_key: str) -> Payment | None:
 
 def _lock_cart(user: User) -> Cart | None:
     """The user's cart, locked: a double submit waits here for the first to finish."""
-    cart = db.session.scalar(
-        select(Cart)
-        .where(Cart.user_id == user.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if cart is not None:
-        db.session.refresh(cart, ["lines"])
-    return cart
+    return cart_service.get_cart(user, lock=True)
 
 
 def pay_invoices(

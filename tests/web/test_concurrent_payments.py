@@ -98,3 +98,44 @@ def test_concurrent_payments_never_overpay(app):
         for payment in payments:  # every accepted payment is fully settled
             assert payment.status == PaymentStatus.COMPLETED
             assert sum(a.amount for a in payment.allocations) == payment.amount
+
+
+def test_simultaneous_first_adds_share_one_cart(app):
+    """A double click on the first "Pay invoice" of a user with no cart yet: both posts
+    try to create the cart; neither may fail (the benchmark once saw a 500 here)."""
+    with app.app_context():
+        customer = factories.customer("Clicker")
+        first = factories.invoice(customer, "100.00")
+        second = factories.invoice(customer, "50.00")
+        factories.user("clicker@example.com", customer=customer, password="pw")
+        db.session.commit()
+        numbers = [first.number, second.number] * 4
+
+    clients = []
+    for _ in numbers:
+        client = app.test_client()
+        client.post("/login", data={"email": "clicker@example.com", "password": "pw"})
+        clients.append(client)
+    barrier = threading.Barrier(len(numbers))
+    codes: list[int] = []
+
+    def add(client, number):
+        barrier.wait()
+        response = client.post(
+            "/cart/invoices", data={"invoice": number}, headers={"HX-Request": "true"}
+        )
+        codes.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=add, args=pair) for pair in zip(clients, numbers, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(codes) == [200] * len(numbers)
+    with app.app_context():
+        from b2bshop.cart.models import Cart, CartLine
+
+        assert db.session.scalar(select(func.count(Cart.id))) == 1
+        assert db.session.scalar(select(func.count(CartLine.id))) == 2
