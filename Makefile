@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres lint format install translations messages clean
+.PHONY: run test test-sqlite test-postgres lint format install translations messages clean serve bench smoke
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,9 @@ test: install lint
 	$(BIN)/pytest
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 		echo "== again on PostgreSQL =="; \
-		TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest; \
+		TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest && \
+		echo "== the production stack (make smoke) ==" && \
+		SMOKE_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest tests/deploy; \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL is not answering; CI needs it" >&2; exit 1; \
 	else \
@@ -63,3 +65,27 @@ test: install lint
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts
+
+# The Procfile's stack on this machine: gunicorn (2 workers), 2 RQ workers and cron on the local
+# PostgreSQL (database b2bshop, created when missing) and Redis; Ctrl-C stops them all.
+serve: install
+	@export DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/b2bshop \
+		REDIS_URL=redis://127.0.0.1:6379/0 WEB_CONCURRENCY=2 SESSION_COOKIE_SECURE=0 \
+		HOST=$(HOST) PORT=$(PORT) STORE_URL=http://$(HOST):$(PORT); \
+	psql -h 127.0.0.1 -U postgres -d postgres -tAc \
+		"SELECT 1 FROM pg_database WHERE datname = 'b2bshop'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -d postgres -qc 'CREATE DATABASE b2bshop' \
+	&& $(FLASK) db upgrade && $(FLASK) demo --if-empty \
+	&& echo "b2bshop: http://$(HOST):$(PORT)  (buyer@contoso.example / demo; Ctrl-C stops)" \
+	&& exec $(BIN)/python deploy/serve.py
+
+# The stack under wrk on the bench-data set (database b2bshop_bench, filled when empty: ~3 min);
+# writes bench/REPORT.md. Installs Debian's wrk when missing.
+bench: install
+	bash bench/install-wrk.sh
+	$(BIN)/python bench/report.py
+
+# The stack booted and driven over HTTP (tests/deploy) on a fresh PostgreSQL database and Redis;
+# fails when either is down.
+smoke: install
+	SMOKE_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest tests/deploy
