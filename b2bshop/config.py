@@ -36,6 +36,15 @@ def _secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _engine_options(database_url: str) -> dict:
+    options: dict = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql+psycopg"):
+        # psycopg prepares a statement on its 5th run and drops every prepared statement at
+        # the next ROLLBACK, which ends each read-only request: the PREPARE is paid, never used.
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
 def from_env(instance_path: str) -> dict:
     instance = Path(instance_path)
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'b2bshop.db'}"
@@ -50,7 +59,7 @@ def from_env(instance_path: str) -> dict:
     return {
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
         "REDIS_URL": redis_url,
         # Embedded mode runs the RQ worker as a thread of the web process.
         "QUEUE_EMBEDDED_WORKER": _bool("QUEUE_EMBEDDED_WORKER", not redis_url),

@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select
+from sqlalchemy.orm import joinedload
 
 from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
 from b2bshop.audit import service as audit
@@ -86,8 +87,12 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def load_user(session_token: str) -> User | None:
+    """The signed-in user of a request, with its customer and invoice account in the same
+    query: every buyer page needs them (visible_accounts()), so no page asks again."""
     return db.session.scalar(
-        select(User).where(User.session_token == session_token, User.active.is_(True))
+        select(User)
+        .where(User.session_token == session_token, User.active.is_(True))
+        .options(joinedload(User.customer).joinedload(Customer.invoice_account))
     )
 
 

@@ -27,11 +27,12 @@ def _visible_customer_ids(user: User) -> Select:
 
 
 def visible_accounts(user: User) -> list[Customer]:
-    """The accounts whose invoices the user sees, own account first, in one query."""
-    if user.customer_id is None:
+    """The accounts whose invoices the user sees, own account first: loaded with the user
+    (accounts.service.load_user), so no query here."""
+    if user.customer is None:
         return []
-    rows = db.session.scalars(select(Customer).where(Customer.id.in_(_visible_customer_ids(user))))
-    return sorted(rows, key=lambda c: c.id != user.customer_id)
+    own = user.customer
+    return [own, own.invoice_account] if own.invoice_account is not None else [own]
 
 
 def visible_invoices(user: User) -> Select:
