@@ -204,7 +204,8 @@ def list_invoices(
 ) -> InvoicePage:
     """One page of the invoices the user may see, with the totals of everything matched.
 
-    Four queries whatever the page or the number of invoices: accounts, totals, the page.
+    Two queries whatever the page or the number of invoices: the totals and the page (the
+    visible accounts come loaded with the user).
     """
     today = today or date.today()
     accounts = visible_accounts(user)
