@@ -304,11 +304,15 @@ def delete_terms(acting_user: User, terms: PaymentTerms) -> None:
         select(
             exists().where(Customer.payment_terms_id == terms.id)
             | exists().where(SalesOrder.payment_terms_id == terms.id)
+            | exists().where(Invoice.payment_terms_id == terms.id)
         )
     )
     if used:
         raise TermsInUse(
-            _l("%(code)s is used by customers or orders: deactivate it instead.", code=terms.code)
+            _l(
+                "%(code)s is used by customers, orders or invoices: deactivate it instead.",
+                code=terms.code,
+            )
         )
     audit.record(acting_user, "terms.delete", "payment_terms", terms.code)
     db.session.delete(terms)

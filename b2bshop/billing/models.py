@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from b2bshop.accounts.models import Customer, enum_type
+from b2bshop.accounts.models import Customer, PaymentTerms, enum_type
 from b2bshop.extensions import db
 from b2bshop.money import MONEY, ZERO, quantize
 
@@ -106,6 +106,9 @@ class Invoice(db.Model):
     )
     #: The order a customer invoice bills (several orders' packing slips: the first one).
     sales_order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_orders.id"), index=True)
+    #: The terms its due date and cash discount came from: the order's, which may not be
+    #: the billed invoice account's. None on invoices posted before it was kept.
+    payment_terms_id: Mapped[int | None] = mapped_column(ForeignKey("payment_terms.id"))
     invoice_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
     #: Last day on which paying earns the cash discount; None when the terms have none.
@@ -125,9 +128,14 @@ class Invoice(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
     customer: Mapped[Customer] = relationship()
+    payment_terms: Mapped[PaymentTerms | None] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.line_no", cascade="all, delete-orphan"
     )
+
+    @property
+    def terms(self) -> PaymentTerms:
+        return self.payment_terms or self.customer.payment_terms
 
     @property
     def balance(self) -> Decimal:

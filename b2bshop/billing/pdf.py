@@ -111,7 +111,7 @@ def invoice_pdf(
         (_("Customer"), f"{invoice.customer.name} ({invoice.customer.number})"),
         (_("Invoice date"), format_date(invoice.invoice_date)),
         (_("Due date"), format_date(invoice.due_date)),
-        (_("Payment terms"), invoice.customer.payment_terms.name),
+        (_("Payment terms"), invoice.terms.name),
         *([(_("Date"), format_date(today))] if pro_forma else []),
     ]
     if invoice.cash_discount_date:

@@ -111,6 +111,7 @@ def build_invoice(
         customer=customer,
         kind=kind,
         sales_order_id=sales_order_id,
+        payment_terms=terms,
         invoice_date=invoice_date,
         due_date=invoice_date + timedelta(days=terms.net_days),
         currency=currency,

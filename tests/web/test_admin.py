@@ -348,6 +348,16 @@ def test_order_to_partial_delivery_to_invoice(app, admin, client, login):
     login("buyer@contoso.example", c=buyer)
     html = buyer.get("/invoices?sort=-due_date").get_data(as_text=True)
     assert invoice.number in html
+    # The invoice page names the terms the due date came from: the order's (Contoso
+    # Retail's 2 % 10 / Net 30), not those of the billed invoice account (Net 30).
+    page = buyer.get(f"/invoices/{invoice.number}").get_data(as_text=True)
+    assert terms.name in page
+    pdf_text = (
+        PdfReader(io.BytesIO(buyer.get(f"/invoices/{invoice.number}.pdf").data))
+        .pages[0]
+        .extract_text()
+    )
+    assert terms.name in pdf_text
 
 
 def test_several_packing_slips_invoiced_together_once(app, admin):
