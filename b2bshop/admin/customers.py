@@ -12,7 +12,7 @@ from b2bshop.accounts import service
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer, PaymentTerms
 from b2bshop.admin.common import admin_list, bp, customer_matches, form_errors, get_or_404, refuse
-from b2bshop.admin.forms import CustomerFilterForm, CustomerForm, TermsForm
+from b2bshop.admin.forms import CustomerFilterForm, CustomerForm, TermsFilterForm, TermsForm
 from b2bshop.billing.models import Invoice, InvoiceStatus
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
@@ -139,8 +139,6 @@ def show_customer(customer_id: int):
 @bp.route("/payment-terms")
 @store_admin_required
 def list_terms():
-    from b2bshop.admin.forms import ProductFilterForm  # a name search and active filter
-
     def build(form):  # type: ignore[no-untyped-def]
         stmt = select(PaymentTerms)
         if q := form.valid_value("q"):
@@ -150,7 +148,7 @@ def list_terms():
         return stmt
 
     return admin_list(
-        ProductFilterForm,
+        TermsFilterForm,
         build,
         PaymentTerms.code,
         PaymentTerms.id,

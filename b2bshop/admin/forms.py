@@ -100,6 +100,16 @@ class ProductFilterForm(ListFilterForm):
     active = SelectField(_l("Status"), choices=ACTIVE_CHOICES, default="")
 
 
+class TermsFilterForm(ListFilterForm):
+    q = SearchField(
+        _l("Payment terms"),
+        validators=[Optional(), Length(max=100)],
+        filters=[_strip],
+        render_kw={"maxlength": 100, "placeholder": _l("Code or name")},
+    )
+    active = SelectField(_l("Status"), choices=ACTIVE_CHOICES, default="")
+
+
 class OrderFilterForm(ListFilterForm):
     status = SelectField(_l("Status"), choices=ORDER_STATUS_CHOICES, default="")
     type = SelectField(
