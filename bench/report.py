@@ -583,10 +583,11 @@ def write_report(r: dict) -> Path:
         "changing amount: the first post of each adds it, every later one changes its amount in "
         "the cart (SPEC A4), through the same view and service as an add: the invoice lookup, "
         "the cart and its lines, the amount check, a commit. Any answer but a 2xx or 3xx would "
-        "show in the table. The cart exists before the row starts: in a trial run, 16 first adds "
-        "at once on an empty cart raced to create it (the user had none) and the losers answered "
-        "500 (a unique violation on carts.user_id in `cart/service.py`), a bug a double click "
-        "could also hit.",
+        "show in the table. The cart exists before the row starts, so every request of the row "
+        "does the same work. (A trial run once found that 16 first adds at once on an empty "
+        "cart raced to create it and the losers answered 500; the cart is now created with "
+        "INSERT ... ON CONFLICT DO NOTHING and locked, and "
+        "`tests/web/test_concurrent_payments.py` keeps it so.)",
         "",
         "## Targets",
         "",
@@ -618,7 +619,8 @@ def write_report(r: dict) -> Path:
     lines += [
         "- SQL queries do not grow with the rows: **met**, `tests/web/test_query_counts.py` "
         "counts them for five filters, first and next page, on a small and a large data set, "
-        "and requires one count for all (four per page in `bench/invoice-list.md`).",
+        "and requires one count for all (three per page: the user with its accounts, the "
+        "totals, the page).",
         f"- A web worker's memory stays within 10 % over {mem['requests']:,} requests: "
         + verdict(worst <= 0.10, f"largest change {100 * worst:+.1f} %")
         + " (next section).",
