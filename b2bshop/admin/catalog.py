@@ -5,10 +5,16 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from b2bshop.accounts.access import store_admin_required
-from b2bshop.admin.common import admin_list, bp, customer_matches, form_errors, get_or_404, refuse
+from b2bshop.admin.common import (
+    admin_list,
+    bp,
+    form_errors,
+    get_or_404,
+    refuse,
+    search_and_active,
+)
 from b2bshop.admin.forms import ProductFilterForm, ProductForm
 from b2bshop.catalog import service
 from b2bshop.catalog.models import Product
@@ -19,17 +25,9 @@ from b2bshop.extensions import db
 @bp.route("/products")
 @store_admin_required
 def list_products():
-    def build(form):  # type: ignore[no-untyped-def]
-        stmt = select(Product)
-        if q := form.valid_value("q"):
-            stmt = stmt.where(customer_matches(Product.sku, Product.name, q))
-        if active := form.valid_value("active"):
-            stmt = stmt.where(Product.active.is_(active == "active"))
-        return stmt
-
     return admin_list(
         ProductFilterForm,
-        build,
+        search_and_active(Product, Product.sku, Product.name),
         Product.sku,
         Product.id,
         "admin/_products.html",

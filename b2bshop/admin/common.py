@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, flash, request
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select
+from sqlalchemy import ColumnElement, Select, select
 
 from b2bshop.core.listing import ListFilterForm, keyset_page, list_response, parse_filter
 from b2bshop.errors import DomainError
@@ -78,6 +78,20 @@ def admin_list(
         list_endpoint=endpoint,
         **context,
     )
+
+
+def search_and_active(model: Any, code: Any, name: Any) -> Callable[[ListFilterForm], Select]:
+    """The list query of a form with a code-or-name search `q` and an `active` filter."""
+
+    def build(form: ListFilterForm) -> Select:
+        stmt = select(model)
+        if q := form.valid_value("q"):
+            stmt = stmt.where(customer_matches(code, name, q))
+        if active := form.valid_value("active"):
+            stmt = stmt.where(model.active.is_(active == "active"))
+        return stmt
+
+    return build
 
 
 def customer_matches(column_number: Any, column_name: Any, text: str) -> ColumnElement[bool]:

@@ -11,7 +11,14 @@ from sqlalchemy.orm import joinedload
 from b2bshop.accounts import service
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer, PaymentTerms
-from b2bshop.admin.common import admin_list, bp, customer_matches, form_errors, get_or_404, refuse
+from b2bshop.admin.common import (
+    admin_list,
+    bp,
+    form_errors,
+    get_or_404,
+    refuse,
+    search_and_active,
+)
 from b2bshop.admin.forms import CustomerFilterForm, CustomerForm, TermsFilterForm, TermsForm
 from b2bshop.billing.models import Invoice, InvoiceStatus
 from b2bshop.errors import DomainError
@@ -21,17 +28,9 @@ from b2bshop.extensions import db
 @bp.route("/customers")
 @store_admin_required
 def list_customers():
-    def build(form):  # type: ignore[no-untyped-def]
-        stmt = select(Customer)
-        if q := form.valid_value("q"):
-            stmt = stmt.where(customer_matches(Customer.number, Customer.name, q))
-        if active := form.valid_value("active"):
-            stmt = stmt.where(Customer.active.is_(active == "active"))
-        return stmt
-
     return admin_list(
         CustomerFilterForm,
-        build,
+        search_and_active(Customer, Customer.number, Customer.name),
         Customer.number,
         Customer.id,
         "admin/_customers.html",
@@ -139,17 +138,9 @@ def show_customer(customer_id: int):
 @bp.route("/payment-terms")
 @store_admin_required
 def list_terms():
-    def build(form):  # type: ignore[no-untyped-def]
-        stmt = select(PaymentTerms)
-        if q := form.valid_value("q"):
-            stmt = stmt.where(customer_matches(PaymentTerms.code, PaymentTerms.name, q))
-        if active := form.valid_value("active"):
-            stmt = stmt.where(PaymentTerms.active.is_(active == "active"))
-        return stmt
-
     return admin_list(
         TermsFilterForm,
-        build,
+        search_and_active(PaymentTerms, PaymentTerms.code, PaymentTerms.name),
         PaymentTerms.code,
         PaymentTerms.id,
         "admin/_terms.html",
