@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -10,16 +10,15 @@ from b2bshop.accounts.access import store_admin_required
 from b2bshop.admin.common import (
     admin_list,
     bp,
-    form_errors,
+    delete_action,
+    edit_page,
     get_or_404,
-    refuse,
+    input_from,
     search_and_active,
 )
 from b2bshop.admin.forms import ProductFilterForm, ProductForm
 from b2bshop.catalog import service
 from b2bshop.catalog.models import Product
-from b2bshop.errors import DomainError
-from b2bshop.extensions import db
 
 
 @bp.route("/products")
@@ -41,37 +40,16 @@ def list_products():
 
 def _save_product(product: Product | None):  # type: ignore[no-untyped-def]
     form = ProductForm(obj=product)
-    if form.validate_on_submit():
-        data = service.ProductInput(
-            sku=form.sku.data,
-            name=form.name.data,
-            description=form.description.data or "",
-            price=form.price.data,
-            currency=form.currency.data,
-            stock_on_hand=form.stock_on_hand.data,
-            tax_rate=form.tax_rate.data,
-            active=form.active.data,
-        )
-        try:
-            saved = service.save_product(current_user, product, data)
-        except DomainError as error:
-            refuse(error)
-        else:
-            db.session.commit()
-            flash(_("Product %(sku)s saved.", sku=saved.sku), "success")
-            return redirect(url_for(".list_products"))
-    elif request.method == "POST":
-        form_errors(form)
-    return render_template(
-        "admin/form.html",
-        form=form,
+    return edit_page(
+        form,
+        lambda: service.save_product(current_user, product, input_from(form, service.ProductInput)),
+        lambda saved: (_("Product %(sku)s saved.", sku=saved.sku), url_for(".list_products")),
         title=_("New product") if product is None else _("Edit %(name)s", name=product.name),
-        submit_label=_("Save"),
         back_url=url_for(".list_products"),
         back_label=_("Products"),
         delete_url=url_for(".delete_product", product_id=product.id) if product else None,
         delete_note=_("A product on orders or in carts cannot be deleted; deactivate it."),
-    ), 422 if request.method == "POST" else 200
+    )
 
 
 @bp.route("/products/new", methods=["GET", "POST"])
@@ -90,11 +68,9 @@ def edit_product(product_id: int):
 @store_admin_required
 def delete_product(product_id: int):
     product = get_or_404(Product, product_id)
-    try:
-        service.delete_product(current_user, product)
-    except DomainError as error:
-        refuse(error)
-        return redirect(url_for(".edit_product", product_id=product_id))
-    db.session.commit()
-    flash(_("Product deleted."), "success")
-    return redirect(url_for(".list_products"))
+    return delete_action(
+        lambda: service.delete_product(current_user, product),
+        url_for(".edit_product", product_id=product_id),
+        url_for(".list_products"),
+        _("Product deleted."),
+    )

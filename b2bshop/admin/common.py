@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, flash, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, select
 
@@ -16,6 +17,7 @@ from b2bshop.extensions import db
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 M = TypeVar("M")
+T = TypeVar("T")
 
 
 def get_or_404(model: type[M], ident: Any) -> M:
@@ -106,3 +108,45 @@ def pdf_response(body: bytes, filename: str) -> Response:
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )
+
+
+def input_from(form: Any, input_class: type[T]) -> T:
+    """A service's input dataclass from the form fields of the same names."""
+    return input_class(**{f.name: form[f.name].data for f in fields(input_class)})  # type: ignore[arg-type]
+
+
+def edit_page(
+    form: Any,
+    save: Callable[[], Any],
+    done: Callable[[Any], tuple[str, str]],
+    **page: Any,
+) -> Any:
+    """An admin edit form (admin/form.html): a valid POST calls `save` (one service call)
+    and commits; `done(saved)` gives the message and where to go. A refusal or a field
+    error changes nothing and shows the form again with 422."""
+    if form.validate_on_submit():
+        try:
+            saved = save()
+        except DomainError as error:
+            refuse(error)
+        else:
+            db.session.commit()
+            message, url = done(saved)
+            flash(message, "success")
+            return redirect(url)
+    elif request.method == "POST":
+        form_errors(form)
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/form.html", form=form, submit_label=_("Save"), **page), status
+
+
+def delete_action(delete: Callable[[], None], refused_url: str, done_url: str, message: str) -> Any:
+    """Delete through `delete` (a service call that refuses what is in use)."""
+    try:
+        delete()
+    except DomainError as error:
+        refuse(error)
+        return redirect(refused_url)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(done_url)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from dataclasses import replace
+
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,14 +16,14 @@ from b2bshop.accounts.models import Customer, PaymentTerms
 from b2bshop.admin.common import (
     admin_list,
     bp,
-    form_errors,
+    delete_action,
+    edit_page,
     get_or_404,
-    refuse,
+    input_from,
     search_and_active,
 )
 from b2bshop.admin.forms import CustomerFilterForm, CustomerForm, TermsFilterForm, TermsForm
 from b2bshop.billing.models import Invoice, InvoiceStatus
-from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 
 
@@ -63,37 +65,23 @@ def _customer_form(customer: Customer | None) -> CustomerForm:
 
 def _save_customer(customer: Customer | None):  # type: ignore[no-untyped-def]
     form = _customer_form(customer)
-    if form.validate_on_submit():
-        data = service.CustomerInput(
-            number=form.number.data,
-            name=form.name.data,
-            email=form.email.data,
-            currency=form.currency.data,
-            payment_terms_id=form.payment_terms_id.data,
-            credit_limit=form.credit_limit.data,
-            invoice_account_id=form.invoice_account_id.data or None,
-            active=form.active.data,
-        )
-        try:
-            saved = service.save_customer(current_user, customer, data)
-        except DomainError as error:
-            refuse(error)
-        else:
-            db.session.commit()
-            flash(_("Customer %(number)s saved.", number=saved.number), "success")
-            return redirect(url_for(".show_customer", customer_id=saved.id))
-    elif request.method == "POST":
-        form_errors(form)
-    title = _("New customer") if customer is None else _("Edit %(name)s", name=customer.name)
-    status = 422 if request.method == "POST" else 200
-    return render_template(
-        "admin/form.html",
-        form=form,
-        title=title,
-        submit_label=_("Save"),
+
+    def save() -> Customer:
+        data = input_from(form, service.CustomerInput)
+        data = replace(data, invoice_account_id=data.invoice_account_id or None)  # 0: none
+        return service.save_customer(current_user, customer, data)
+
+    return edit_page(
+        form,
+        save,
+        lambda saved: (
+            _("Customer %(number)s saved.", number=saved.number),
+            url_for(".show_customer", customer_id=saved.id),
+        ),
+        title=_("New customer") if customer is None else _("Edit %(name)s", name=customer.name),
         back_url=url_for(".list_customers"),
         back_label=_("Customers"),
-    ), status
+    )
 
 
 @bp.route("/customers/new", methods=["GET", "POST"])
@@ -154,35 +142,21 @@ def list_terms():
 
 def _save_terms(terms: PaymentTerms | None):  # type: ignore[no-untyped-def]
     form = TermsForm(obj=terms)
-    if form.validate_on_submit():
-        data = service.TermsInput(
-            code=form.code.data,
-            name=form.name.data,
-            net_days=form.net_days.data,
-            cash_discount_percent=form.cash_discount_percent.data,
-            cash_discount_days=form.cash_discount_days.data,
-            active=form.active.data,
-        )
-        try:
-            saved = service.save_terms(current_user, terms, data)
-        except DomainError as error:
-            refuse(error)
-        else:
-            db.session.commit()
-            flash(_("Payment terms %(code)s saved.", code=saved.code), "success")
-            return redirect(url_for(".list_terms"))
-    elif request.method == "POST":
-        form_errors(form)
-    return render_template(
-        "admin/form.html",
-        form=form,
+    return edit_page(
+        form,
+        lambda: service.save_terms(current_user, terms, input_from(form, service.TermsInput)),
+        lambda saved: (
+            _("Payment terms %(code)s saved.", code=saved.code),
+            url_for(".list_terms"),
+        ),
         title=_("New payment terms") if terms is None else _("Edit %(name)s", name=terms.name),
-        submit_label=_("Save"),
         back_url=url_for(".list_terms"),
         back_label=_("Payment terms"),
         delete_url=url_for(".delete_terms", terms_id=terms.id) if terms else None,
-        delete_note=_("Terms that customers or orders use cannot be deleted; deactivate them."),
-    ), 422 if request.method == "POST" else 200
+        delete_note=_(
+            "Terms that customers, orders or invoices use cannot be deleted; deactivate them."
+        ),
+    )
 
 
 @bp.route("/payment-terms/new", methods=["GET", "POST"])
@@ -201,11 +175,9 @@ def edit_terms(terms_id: int):
 @store_admin_required
 def delete_terms(terms_id: int):
     terms = get_or_404(PaymentTerms, terms_id)
-    try:
-        service.delete_terms(current_user, terms)
-    except DomainError as error:
-        refuse(error)
-        return redirect(url_for(".edit_terms", terms_id=terms_id))
-    db.session.commit()
-    flash(_("Payment terms deleted."), "success")
-    return redirect(url_for(".list_terms"))
+    return delete_action(
+        lambda: service.delete_terms(current_user, terms),
+        url_for(".edit_terms", terms_id=terms_id),
+        url_for(".list_terms"),
+        _("Payment terms deleted."),
+    )

@@ -29,6 +29,7 @@ from wtforms.validators import (
 
 from b2bshop.billing.forms import STATUS_CHOICES
 from b2bshop.core.listing import ListFilterForm
+from b2bshop.payments.forms import UUID_RE
 
 CURRENCIES = ["EUR", "USD", "GBP", "NOK", "SEK", "DKK", "CHF"]
 
@@ -215,4 +216,4 @@ class ManualPaymentForm(FlaskForm):
         _l("Bank reference"), validators=[Optional(), Length(max=100)], filters=[_strip]
     )
     #: From the page: a double submit finds the first payment's audit instead of paying twice.
-    idempotency_key = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f-]{36}$")])
+    idempotency_key = HiddenField(validators=[DataRequired(), Regexp(UUID_RE)])

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import date
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -19,6 +21,7 @@ from b2bshop.billing import pdf
 from b2bshop.catalog.models import Product
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
+from b2bshop.payments.forms import UUID_RE
 from b2bshop.sales import service
 from b2bshop.sales.models import OrderStatus, OrderType, PackingSlip, SalesOrder
 
@@ -72,6 +75,8 @@ def new_order():
     if request.method == "POST":
         customer = db.session.get(Customer, int(values.get("customer_id") or 0) or -1)
         type_values = {c.value for c in ORDER_TYPE_CHOICES}
+        key = values.get("idempotency_key", "")
+        idempotency_key = key if re.fullmatch(UUID_RE, key) else None
         order_type = values.get("order_type")
         lines = []
         bad_quantity = False
@@ -82,7 +87,9 @@ def new_order():
                 bad_quantity = True
             elif quantity and product_id.isdigit():
                 lines.append(service.OrderLineInput(int(product_id), quantity))
-        if customer is None:
+        if not idempotency_key:
+            flash(_("This form has expired. Reload the page and try again."), "error")
+        elif customer is None:
             flash(_("Choose a customer."), "error")
         elif order_type not in type_values:
             flash(_("Choose an order type."), "error")
@@ -90,7 +97,13 @@ def new_order():
             flash(_("Quantities must be whole numbers greater than zero."), "error")
         else:
             try:
-                order = service.create_order(current_user, customer, OrderType(order_type), lines)
+                order = service.create_order(
+                    current_user,
+                    customer,
+                    OrderType(order_type),
+                    lines,
+                    idempotency_key=idempotency_key,
+                )
             except DomainError as error:
                 refuse(error)
             else:
@@ -102,6 +115,7 @@ def new_order():
         customers=customers,
         products=products,
         values=values,
+        idempotency_key=values.get("idempotency_key") or str(uuid.uuid4()),
         type_choices=ORDER_TYPE_CHOICES,
         line_rows=range(ORDER_FORM_LINES),
     ), 422 if request.method == "POST" else 200
@@ -186,9 +200,13 @@ def post_packing_slip(number: str):
             flash(_("Quantities must be whole numbers greater than zero."), "error")
             return redirect(url_for(".show_order", number=number))
         quantities[line.id] = quantity
+    seen = request.form.get("slips_seen", "")
+    slips_seen = int(seen) if seen.isdigit() else None
     return _order_action(
         number,
-        lambda order: service.post_packing_slip(current_user, order, quantities),
+        lambda order: service.post_packing_slip(
+            current_user, order, quantities, slips_seen=slips_seen
+        ),
         lambda slip: _("Packing slip %(number)s posted.", number=slip.number),
     )
 

@@ -63,7 +63,7 @@ def save_product(acting_user: User, product: Product | None, data: ProductInput)
         db.session.add(product)
     product.sku = sku
     product.name = data.name.strip()
-    product.description = data.description.strip()
+    product.description = (data.description or "").strip()
     product.price = data.price
     product.currency = data.currency
     product.stock_on_hand = data.stock_on_hand

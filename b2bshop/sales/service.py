@@ -62,15 +62,40 @@ def _lock_products(product_ids: Iterable[int]) -> dict[int, Product]:
     }
 
 
+def _lock_order(order: SalesOrder) -> None:
+    """Changes to one order run one after the other (SQLite serializes writers anyway)."""
+    db.session.scalar(
+        select(SalesOrder)
+        .where(SalesOrder.id == order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    # What another transaction committed before we got the lock, read afresh.
+    db.session.scalars(
+        select(SalesOrderLine)
+        .where(SalesOrderLine.order_id == order.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    db.session.expire(order, ["packing_slips"])
+
+
 def create_order(
     acting_user: User,
     customer: Customer,
     order_type: OrderType,
     lines: list[OrderLineInput],
     today: date | None = None,
+    idempotency_key: str | None = None,
 ) -> SalesOrder:
-    """An order entered by a store admin. Nothing is reserved until it is confirmed."""
+    """An order entered by a store admin. Nothing is reserved until it is confirmed.
+    A resubmitted form (same key) gets the first order back."""
     today = today or date.today()
+    if idempotency_key:
+        existing = db.session.scalar(
+            select(SalesOrder).where(SalesOrder.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            return existing
     lines = [line for line in lines if line.quantity]
     if not lines:
         raise OrderInvalid(_l("Add at least one line with a quantity."))
@@ -90,6 +115,7 @@ def create_order(
         order_date=today,
         payment_terms_id=customer.payment_terms_id,
         currency=customer.currency,
+        idempotency_key=idempotency_key,
     )
     total = quantize(0, customer.currency)
     for line_no, line in enumerate(lines, start=1):
@@ -181,6 +207,7 @@ def post_packing_slip(
     order: SalesOrder,
     quantities: dict[int, int],
     today: date | None = None,
+    slips_seen: int | None = None,
 ) -> PackingSlip:
     """Deliver the given quantity of each order line (partial deliveries welcome).
 
@@ -188,6 +215,12 @@ def post_packing_slip(
     A returned order's packing slip is a receipt: its units go back into stock.
     """
     today = today or date.today()
+    _lock_order(order)
+    if slips_seen is not None and slips_seen != len(order.packing_slips):
+        # A double submit, or another admin was quicker: never deliver the same goods twice.
+        raise OrderRefused(
+            _l("A packing slip was posted for this order meanwhile: check the quantities again.")
+        )
     if order.status != OrderStatus.CONFIRMED:
         raise OrderRefused(_l("Only a confirmed order with something left to deliver ships."))
     lines = {line.id: line for line in order.lines}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -59,7 +60,7 @@ def _order(app, number: str) -> SalesOrder:
 def _create_order(client, app, customer="Contoso Retail", order_type="sales_order", qty=(5, 3)):
     cust = _customer(app, customer)
     products = _products(app, len(qty))
-    data = {"customer_id": cust.id, "order_type": order_type}
+    data = {"customer_id": cust.id, "order_type": order_type, "idempotency_key": str(uuid.uuid4())}
     for i, (product, quantity) in enumerate(zip(products, qty, strict=True)):
         data[f"product-{i}"] = product.id
         data[f"quantity-{i}"] = quantity
@@ -68,9 +69,10 @@ def _create_order(client, app, customer="Contoso Retail", order_type="sales_orde
     return response.headers["Location"].rsplit("/", 1)[1]
 
 
-def _deliver(client, app, number: str, quantities: dict[int, int]):
+def _deliver(client, app, number: str, quantities: dict[int, int], slips_seen: int | None = None):
     order = _order(app, number)
     data = {f"qty-{line.id}": quantities.get(line.line_no, 0) for line in order.lines}
+    data["slips_seen"] = len(order.packing_slips) if slips_seen is None else slips_seen
     return client.post(f"/admin/orders/{number}/packing-slips", data=data)
 
 
@@ -448,22 +450,38 @@ def test_storefront_orders_appear_in_admin(app, client, login, demo):
 def test_order_form_refuses_bad_input_and_creates_nothing(app, admin):
     retail = _customer(app, "Contoso Retail")
     product = _products(app, 1)[0]
+    key = {"idempotency_key": str(uuid.uuid4())}
     cases = [
-        {"customer_id": retail.id, "order_type": "sales_order"},  # no lines
-        {"customer_id": retail.id, "order_type": "bogus", "product-0": product.id, "quantity-0": 1},
         {
+            "customer_id": retail.id,
+            "order_type": "sales_order",
+            "product-0": product.id,
+            "quantity-0": 1,
+        },  # no key
+        {**key, "customer_id": retail.id, "order_type": "sales_order"},  # no lines
+        {
+            **key,
+            "customer_id": retail.id,
+            "order_type": "bogus",
+            "product-0": product.id,
+            "quantity-0": 1,
+        },
+        {
+            **key,
             "customer_id": 999999,
             "order_type": "sales_order",
             "product-0": product.id,
             "quantity-0": 1,
         },
         {
+            **key,
             "customer_id": retail.id,
             "order_type": "sales_order",
             "product-0": product.id,
             "quantity-0": "-2",
         },
         {
+            **key,
             "customer_id": retail.id,
             "order_type": "sales_order",
             "product-0": 999999,
@@ -473,6 +491,31 @@ def test_order_form_refuses_bad_input_and_creates_nothing(app, admin):
     for data in cases:
         assert admin.post("/admin/orders/new", data=data).status_code == 422, data
     assert _one(app, select(func.count(SalesOrder.id))) == 0
+
+
+def test_double_submits_create_one_order_and_deliver_once(app, admin):
+    retail = _customer(app, "Contoso Retail")
+    product = _products(app, 1)[0]
+    data = {
+        "idempotency_key": str(uuid.uuid4()),
+        "customer_id": retail.id,
+        "order_type": "sales_order",
+        "product-0": product.id,
+        "quantity-0": 5,
+    }
+    first = admin.post("/admin/orders/new", data=data)
+    second = admin.post("/admin/orders/new", data=data)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert _one(app, select(func.count(SalesOrder.id))) == 1
+    number = first.headers["Location"].rsplit("/", 1)[1]
+    admin.post(f"/admin/orders/{number}/confirm")
+    # The same packing slip form sent twice (both saw no slip yet): delivered once.
+    assert _deliver(admin, app, number, {1: 2}, slips_seen=0).status_code == 302
+    response = _deliver(admin, app, number, {1: 2}, slips_seen=0)
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "posted for this order meanwhile" in page
+    order = _order(app, number)
+    assert order.lines[0].delivered_quantity == 2 and len(order.packing_slips) == 1
 
 
 def test_pro_forma_for_an_order_is_marked_and_never_posted(app, admin):
