@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from b2bshop import config as config_module
 from b2bshop import jobs
-from b2bshop.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from b2bshop.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
 from b2bshop.i18n import format_day
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     mail.init_app(app)
+    cache.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     jobs.init_app(app)

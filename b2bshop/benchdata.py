@@ -22,6 +22,7 @@ from b2bshop.extensions import db
 from b2bshop.numbering import NumberSequence
 from b2bshop.payments.models import Payment, PaymentAllocation
 
+TRIGGERS = ("invoice_totals_sync", "customer_invoices_version")
 RECOUNT_TOTALS = """
 INSERT INTO invoice_totals (customer_id, status, invoice_count, total, amount_paid)
 SELECT customer_id, status, COUNT(*), SUM(total), SUM(amount_paid) FROM invoices
@@ -218,7 +219,9 @@ def generate(
     counts = {"customers": len(customer_rows)}
     if not on_sqlite:
         # One trigger call per copied row would double the load time: recount once after.
-        db.session.execute(text("ALTER TABLE invoices DISABLE TRIGGER invoice_totals_sync"))
+        # (New customers' invoices_version stays 0: nothing was cached before they existed.)
+        for trigger in TRIGGERS:
+            db.session.execute(text(f"ALTER TABLE invoices DISABLE TRIGGER {trigger}"))
     counts["invoices"] = _bulk(
         Invoice.__table__,
         [
@@ -266,7 +269,8 @@ def generate(
     )
 
     if not on_sqlite:
-        db.session.execute(text("ALTER TABLE invoices ENABLE TRIGGER invoice_totals_sync"))
+        for trigger in TRIGGERS:
+            db.session.execute(text(f"ALTER TABLE invoices ENABLE TRIGGER {trigger}"))
         db.session.execute(delete(InvoiceTotals))
         db.session.execute(text(RECOUNT_TOTALS))
     db.session.execute(

@@ -65,6 +65,12 @@ def from_env(instance_path: str) -> dict:
         "QUEUE_EMBEDDED_WORKER": _bool("QUEUE_EMBEDDED_WORKER", not redis_url),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Each web process keeps its own bounded cache by default; RedisCache shares one.
+        "CACHE_TYPE": os.environ.get("CACHE_TYPE", "SimpleCache"),
+        "CACHE_REDIS_URL": os.environ.get("CACHE_REDIS_URL", redis_url),
+        "CACHE_KEY_PREFIX": "b2bshop:",
+        "CACHE_DEFAULT_TIMEOUT": int(os.environ.get("CACHE_DEFAULT_TIMEOUT", "600")),
+        "CACHE_THRESHOLD": int(os.environ.get("CACHE_THRESHOLD", "200")),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -1,6 +1,7 @@
 """Flask extensions, created unbound; create_app() calls init_app on each."""
 
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -26,3 +27,5 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 mail = Mail()
+#: Rendered fragments under keys that name everything they show (billing/list_cache.py).
+cache = Cache()

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -108,6 +109,9 @@ class Customer(db.Model):
     #: and pay that account's invoices too. Never the customer itself, never a cycle.
     invoice_account_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Bumped by a trigger on every change to this customer's invoices (migration 0008):
+    #: part of the invoice list's cache key. Never written by the application.
+    invoices_version: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
 
     legal_entity: Mapped[LegalEntity] = relationship()
     payment_terms: Mapped[PaymentTerms] = relationship()

@@ -5,14 +5,15 @@ import io
 from datetime import date
 
 from flask import Blueprint, Response, abort, request, stream_with_context
+from flask_babel import get_locale
 from flask_login import current_user
 
 from b2bshop.accounts.access import buyer_required
-from b2bshop.billing import listing, pdf, service
+from b2bshop.billing import list_cache, listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
 from b2bshop.billing.presenters import invoice_rows
 from b2bshop.core.listing import list_response
-from b2bshop.htmx import render
+from b2bshop.htmx import is_htmx, render
 
 bp = Blueprint("billing", __name__)
 
@@ -38,9 +39,26 @@ def _filter_form() -> tuple[InvoiceFilterForm, listing.InvoiceFilter]:
 @bp.route("/invoices")
 @buyer_required("may_view_invoices")
 def list_invoices():
+    if not is_htmx():
+        return _render_list()
+    today = date.today()
+    key = list_cache.fragment_key(
+        current_user, service.visible_accounts(current_user), get_locale(), today
+    )
+    return list_cache.cached_fragment(
+        key, lambda: _render_list(today, csrf_token=lambda: list_cache.CSRF_PLACEHOLDER)
+    )
+
+
+def _render_list(today: date | None = None, **context):  # type: ignore[no-untyped-def]
+    today = today or date.today()
     form, flt = _filter_form()
     page = listing.list_invoices(
-        current_user, flt, after=request.args.get("after"), before=request.args.get("before")
+        current_user,
+        flt,
+        after=request.args.get("after"),
+        before=request.args.get("before"),
+        today=today,
     )
     return list_response(
         "billing/invoices.html",
@@ -50,7 +68,8 @@ def list_invoices():
         form=form,
         flt=flt,
         page=page,
-        rows=invoice_rows(page, date.today()),
+        rows=invoice_rows(page, today),
+        **context,
     )
 
 
