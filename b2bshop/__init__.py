@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from b2bshop import config as config_module
 from b2bshop import jobs
+from b2bshop.core import connections
 from b2bshop.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
 from b2bshop.i18n import format_day
 
@@ -42,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     _sqlite_setup(app)
+    connections.register(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -138,9 +140,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_hooks(app: Flask) -> None:
-    from b2bshop.core import errors
+    from b2bshop.core import errors, read_only
 
     errors.register(app)
+    read_only.register(app)
     worker_lock = threading.Lock()
 
     @app.before_request

@@ -37,11 +37,19 @@ def _secret_key(instance_path: Path) -> str:
 
 
 def _engine_options(database_url: str) -> dict:
-    options: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping: a pooled PostgreSQL connection is checked without a round trip
+    # (core/connections.py).
+    options: dict = {}
     if database_url.startswith("postgresql+psycopg"):
-        # psycopg prepares a statement on its 5th run and drops every prepared statement at
-        # the next ROLLBACK, which ends each read-only request: the PREPARE is paid, never used.
-        options["connect_args"] = {"prepare_threshold": None}
+        # psycopg prepares a statement on its 5th run on a connection and forgets them all at
+        # a ROLLBACK. Views marked @read_only run without a transaction, so they never roll
+        # back and keep theirs: the signed-in user's query, run by every request, is planned
+        # once per connection. "none" turns preparing off (PgBouncer before 1.21 in
+        # transaction pooling cannot keep prepared statements).
+        threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")
+        options["connect_args"] = {
+            "prepare_threshold": None if threshold.lower() == "none" else int(threshold)
+        }
     return options
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import joinedload
 
 from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
@@ -89,9 +90,15 @@ def authenticate(email: str, password: str) -> User | None:
 def load_user(session_token: str) -> User | None:
     """The signed-in user of a request, with its customer and invoice account in the same
     query: every buyer page needs them (visible_accounts()), so no page asks again."""
-    return db.session.scalar(
+    return db.session.scalar(_user_by_session_token(), {"token": session_token})
+
+
+@cache
+def _user_by_session_token() -> Select:
+    # Built once: every request runs it, and building it cost a tenth of a cached list page.
+    return (
         select(User)
-        .where(User.session_token == session_token, User.active.is_(True))
+        .where(User.session_token == bindparam("token"), User.active.is_(True))
         .options(joinedload(User.customer).joinedload(Customer.invoice_account))
     )
 

@@ -13,6 +13,7 @@ from b2bshop.billing import list_cache, listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
 from b2bshop.billing.presenters import invoice_rows
 from b2bshop.core.listing import list_response
+from b2bshop.core.read_only import read_only
 from b2bshop.htmx import is_htmx, render
 
 bp = Blueprint("billing", __name__)
@@ -37,6 +38,7 @@ def _filter_form() -> tuple[InvoiceFilterForm, listing.InvoiceFilter]:
 
 
 @bp.route("/invoices")
+@read_only
 @buyer_required("may_view_invoices")
 def list_invoices():
     if not is_htmx():
@@ -118,6 +120,7 @@ def _visible_or_404(number: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/invoices/<number>")
+@read_only
 @buyer_required("may_view_invoices")
 def show_invoice(number: str):
     invoice = _visible_or_404(number)
@@ -131,6 +134,7 @@ def show_invoice(number: str):
 
 
 @bp.route("/invoices/<number>.pdf")
+@read_only
 @buyer_required("may_view_invoices")
 def invoice_pdf(number: str):
     invoice = _visible_or_404(number)
@@ -143,6 +147,7 @@ def invoice_pdf(number: str):
 
 
 @bp.route("/account/statement.pdf")
+@read_only
 @buyer_required("may_view_invoices")
 def statement_pdf():
     statement = service.statement_of_account(current_user)
