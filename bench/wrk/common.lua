@@ -7,6 +7,7 @@ local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("thread_id", #threads)
 end
 
 local cookie = os.getenv("BENCH_COOKIE") or ""
