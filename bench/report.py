@@ -501,8 +501,13 @@ def git_state() -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+    # The reports this bench writes do not count as changes to the code measured.
+    outputs = [":!bench/REPORT.md", ":!bench/invoice-list.md"]
     dirty = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+        ["git", "status", "--porcelain", "--", ".", *outputs],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     return f"{commit}{' with uncommitted changes' if dirty else ''}"
 
