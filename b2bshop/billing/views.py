@@ -41,9 +41,9 @@ def _filter_form() -> tuple[InvoiceFilterForm, listing.InvoiceFilter]:
 @read_only
 @buyer_required("may_view_invoices")
 def list_invoices():
-    if not is_htmx():
-        return _render_list()
     today = date.today()
+    if not is_htmx():
+        return _render_list(today)
     key = list_cache.fragment_key(
         current_user, service.visible_accounts(current_user), get_locale(), today
     )
@@ -52,8 +52,7 @@ def list_invoices():
     )
 
 
-def _render_list(today: date | None = None, **context):  # type: ignore[no-untyped-def]
-    today = today or date.today()
+def _render_list(today: date, **context):  # type: ignore[no-untyped-def]
     form, flt = _filter_form()
     page = listing.list_invoices(
         current_user,

@@ -13,7 +13,7 @@ from b2bshop.payments.service import Allocation, record_payment
 from tests import factories
 
 
-def _recount() -> dict:
+def recounted_totals() -> dict:
     rows = db.session.execute(
         select(
             Invoice.customer_id,
@@ -33,7 +33,7 @@ def _recount() -> dict:
     }
 
 
-def _kept() -> dict:
+def kept_totals() -> dict:
     rows = db.session.scalars(select(InvoiceTotals)).all()
     return {
         (r.customer_id, r.status): (
@@ -55,15 +55,15 @@ def test_totals_follow_posting_settlement_and_deletion(app_ctx):
         factories.invoice(b, "12.34"),
     ]
     db.session.flush()
-    assert _kept() == _recount()
+    assert kept_totals() == recounted_totals()
     record_payment(None, a, [Allocation(invoices[0].id, Decimal("40.05"))], PaymentMethod.MANUAL)
     record_payment(None, a, [Allocation(invoices[1].id, Decimal("0.30"))], PaymentMethod.MANUAL)
     record_payment(None, b, [Allocation(invoices[2].id, Decimal("55.55"))], PaymentMethod.MANUAL)
     db.session.flush()
-    assert _kept() == _recount()
+    assert kept_totals() == recounted_totals()
     # moved to another customer, then deleted
     db.session.execute(update(Invoice).where(Invoice.id == invoices[3].id).values(customer_id=a.id))
-    assert _kept() == _recount()
+    assert kept_totals() == recounted_totals()
     db.session.execute(delete(Invoice).where(Invoice.id == invoices[3].id))
-    assert _kept() == _recount()
+    assert kept_totals() == recounted_totals()
     db.session.commit()
