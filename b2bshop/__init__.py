@@ -141,9 +141,11 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_hooks(app: Flask) -> None:
     from b2bshop.core import errors, read_only
+    from b2bshop.money import plain_decimal
 
     errors.register(app)
     read_only.register(app)
+    app.add_template_filter(plain_decimal, "plain_decimal")
     worker_lock = threading.Lock()
 
     @app.before_request

@@ -53,10 +53,11 @@ def register(app: Flask) -> None:
 
     @app.cli.command("cron")
     def cron_command() -> None:
-        """Queue the periodic jobs (the request sync, every SYNC_INTERVAL seconds) on
-        REDIS_URL. Run one, next to any number of workers."""
+        """Queue the periodic jobs (the request sync every SYNC_INTERVAL seconds, the payment
+        reconcile every RECONCILE_INTERVAL) on REDIS_URL. Run one, next to any workers."""
         from rq.cron import CronScheduler
 
+        from tasks.payments import reconcile_payments
         from tasks.requests import sync_requests
 
         app = current_app._get_current_object()
@@ -66,7 +67,21 @@ def register(app: Flask) -> None:
             )
         scheduler = CronScheduler(connection=jobs.connection(app))
         scheduler.register(sync_requests, "default", interval=app.config["SYNC_INTERVAL"])
+        scheduler.register(reconcile_payments, "default", interval=app.config["RECONCILE_INTERVAL"])
         scheduler.start()
+
+    @app.cli.group("payments")
+    def payments_group() -> None:
+        """Payments: reconcile with the card provider."""
+
+    @payments_group.command("reconcile")
+    def reconcile_command() -> None:
+        """Match provider charges to payments: complete or fail stale pending card
+        payments, refund charges without a payment, expire old bank transfers."""
+        from b2bshop.payments.reconcile import reconcile
+
+        report = reconcile()
+        click.echo(f"Reconciled: {report.summary()}.")
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")

@@ -111,6 +111,16 @@ def from_env(instance_path: str) -> dict:
         "CARD_PROVIDER": os.environ.get(
             "CARD_PROVIDER", "b2bshop.payments.providers.SandboxCardProvider"
         ),
+        #: A bank transfer not confirmed within this many days expires (the cron), and its
+        #: invoices are open to pay again.
+        "BANK_TRANSFER_EXPIRY_DAYS": int(os.environ.get("BANK_TRANSFER_EXPIRY_DAYS", "14")),
+        #: A card payment still pending after this many seconds is resolved by reconcile,
+        #: which asks the provider by the payment's key.
+        "CARD_PENDING_TIMEOUT": int(os.environ.get("CARD_PENDING_TIMEOUT", "120")),
+        #: Seconds between two runs of the payment reconcile job.
+        "RECONCILE_INTERVAL": int(os.environ.get("RECONCILE_INTERVAL", "300")),
+        #: Fault-injection tests only (core/faults.py); never set in production.
+        "FAULT_CRASH_AT": os.environ.get("FAULT_CRASH_AT", ""),
         #: Shown on bank-transfer receipts.
         "BANK_IBAN": os.environ.get("BANK_IBAN", "NL00 BANK 0000 0000 00"),
         #: Seconds between two runs of the request sync job.

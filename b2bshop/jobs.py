@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("default",)
 SYNC_REQUESTS = "tasks.requests.sync_requests"
+RECONCILE_PAYMENTS = "tasks.payments.reconcile_payments"
 _PENDING_KEY = "b2bshop_pending_jobs"
 
 _fake_server = None
@@ -184,21 +185,26 @@ def make_worker(app: Flask, worker_class: type[AppWorker] = AppWorker, **kwargs:
 
 
 def _embedded_clock(app: Flask, stop: threading.Event) -> None:
-    """The embedded mode's scheduler: moves due retries into the queue every second and
-    queues the request sync every minute (Redis mode: `rq worker --with-scheduler` and
-    `flask --app wsgi cron`)."""
+    """The embedded mode's scheduler: moves due retries into the queue every second, and
+    queues the request sync and the payment reconcile at their intervals (Redis mode:
+    `rq worker --with-scheduler` and `flask --app wsgi cron`)."""
     from rq.scheduler import RQScheduler
 
     conn = connection(app)
     scheduler = RQScheduler([Queue(n, connection=conn) for n in QUEUE_NAMES], connection=conn)
-    last_sync = 0.0
+    last_run = {SYNC_REQUESTS: 0.0, RECONCILE_PAYMENTS: 0.0}
+    intervals = {
+        SYNC_REQUESTS: app.config["SYNC_INTERVAL"],
+        RECONCILE_PAYMENTS: app.config["RECONCILE_INTERVAL"],
+    }
     while not stop.wait(1.0):
         try:
             scheduler.acquire_locks()
             scheduler.enqueue_scheduled_jobs()
-            if time.monotonic() - last_sync >= app.config["SYNC_INTERVAL"]:
-                get_queue(app=app).enqueue(SYNC_REQUESTS)
-                last_sync = time.monotonic()
+            for job, interval in intervals.items():
+                if time.monotonic() - last_run[job] >= interval:
+                    get_queue(app=app).enqueue(job)
+                    last_run[job] = time.monotonic()
         except Exception:  # keep ticking: one bad tick must not stop the clock
             log.exception("embedded clock tick failed")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -20,6 +21,77 @@ from sqlalchemy import Numeric
 MONEY = Numeric(18, 2, asdecimal=True)
 
 ZERO = Decimal("0.00")
+
+
+class CurrencyMismatch(ValueError):
+    """Two amounts in different currencies met in one sum or comparison."""
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount and its currency, travelling together: adding or comparing two currencies
+    raises instead of producing a number that means nothing."""
+
+    amount: Decimal
+    currency: str
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(quantize(Decimal(0), currency), currency)
+
+    @classmethod
+    def total(cls, values: Iterable[Money], currency: str) -> Money:
+        """The sum of `values`, all in `currency` (zero when there are none)."""
+        result = cls.zero(currency)
+        for value in values:
+            result = result + value
+        return result
+
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"{self.currency} and {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount >= other.amount
+
+    def quantized(self) -> Money:
+        return Money(quantize(self.amount, self.currency), self.currency)
+
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    def format(self, locale: Locale | None = None) -> str:
+        """In the locale (default: the request's), as Babel writes it."""
+        return format_money(self.amount, self.currency, locale)
+
+    def __str__(self) -> str:
+        return self.format()
 
 
 def minor_unit(currency: str) -> Decimal:
@@ -125,3 +197,28 @@ def format_money(amount: Decimal | None, currency: str, locale: Locale | None = 
     if amount is None:
         return ""
     return _currency_formatter(locale or get_locale() or Locale.parse("en"), currency)(amount)
+
+
+def plain_decimal(value: Decimal | int | str | None, locale: Locale | str | None = None) -> str:
+    """A quantity, rate or percent as people write it: no trailing zeros, never an exponent,
+    no grouping, the locale's decimal sign (default: the request's; "en" outside a request).
+
+    10 -> "10", Decimal("10.000") -> "10", Decimal("2.50") -> "2.5" ("2,5" in fr), 0 -> "0".
+    (Decimal.normalize() writes 10 as "1E+1", "%g" writes 1000000 as "1e+06".)
+    """
+    from babel.numbers import format_decimal
+
+    if value is None:
+        return ""
+    number = Decimal(value)
+    if not number.is_finite():
+        return str(number)
+    if not number:
+        number = Decimal(0)  # "-0.00" is 0
+    return format_decimal(
+        number,
+        format="0.###",
+        locale=locale or get_locale() or "en",
+        decimal_quantization=False,
+        group_separator=False,
+    )

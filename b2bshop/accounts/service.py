@@ -139,6 +139,24 @@ def set_locale(user: User, locale: str | None) -> None:
     db.session.flush()
 
 
+def currency_in_use(customer: Customer) -> bool:
+    """An account's currency is locked once anything is denominated in it: its invoices,
+    orders or payments, or a customer billed through it (whose currency must match)."""
+    from b2bshop.payments.models import Payment
+    from b2bshop.sales.models import SalesOrder
+
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(Invoice.customer_id == customer.id)
+                | exists().where(SalesOrder.customer_id == customer.id)
+                | exists().where(Payment.customer_id == customer.id)
+                | exists().where(Customer.invoice_account_id == customer.id)
+            )
+        )
+    )
+
+
 def set_invoice_account(customer: Customer, invoice_account: Customer | None) -> None:
     """Name the organization account billed on the customer's behalf (SPEC A3).
 
@@ -224,10 +242,14 @@ def save_customer(acting_user: User, customer: Customer | None, data: CustomerIn
         entity = db.session.scalar(select(LegalEntity).order_by(LegalEntity.id))
         customer = Customer(legal_entity=entity)
         db.session.add(customer)
-    elif customer.currency != data.currency and db.session.scalar(
-        select(exists().where(Invoice.customer_id == customer.id))
-    ):
-        raise CustomerInvalid(_l("A customer with invoices keeps its currency."))
+    elif customer.currency != data.currency and currency_in_use(customer):
+        raise CustomerInvalid(
+            _l(
+                "%(name)s keeps its currency: invoices, orders, payments or customers billed "
+                "through it depend on it.",
+                name=customer.name,
+            )
+        )
     customer.number = number
     customer.name = data.name.strip()
     customer.email = normalize_email(data.email)

@@ -30,12 +30,37 @@ class AgingBar:
     label: str
     amount: Decimal
     count: int
-    #: Bar length in percent of the largest bucket.
+    #: Bar length in percent of the largest bucket of the same currency.
     width: float
 
 
-def receivables_aging(today: date) -> tuple[list[AgingBar], Decimal, str]:
-    """Open balances of every customer by days overdue, in one query (SQL CASE)."""
+@dataclass(frozen=True)
+class CurrencyAging:
+    """One currency's receivables: amounts in different currencies are never added."""
+
+    currency: str
+    bars: list[AgingBar]
+
+    @property
+    def overdue(self) -> Decimal:
+        return sum((b.amount for b in self.bars if b.key != "not_due"), Decimal(0))
+
+    @property
+    def overdue_count(self) -> int:
+        return sum(b.count for b in self.bars if b.key != "not_due")
+
+    @property
+    def open_count(self) -> int:
+        return sum(b.count for b in self.bars)
+
+
+#: Shown (all zero) when nothing is open at all.
+DEFAULT_CURRENCY = "EUR"
+
+
+def receivables_aging(today: date) -> list[CurrencyAging]:
+    """Open balances of every customer by currency and days overdue, in one query (SQL
+    CASE, grouped by currency and bucket); currencies in alphabetical order."""
     balance = Invoice.total - Invoice.amount_paid
     whens = []
     for key, low, high in AGING_BUCKETS:
@@ -49,28 +74,30 @@ def receivables_aging(today: date) -> tuple[list[AgingBar], Decimal, str]:
             whens.append((cond, key))
     bucket = case(*whens).label("bucket")
     rows = db.session.execute(
-        select(
-            bucket, func.count(), func.coalesce(func.sum(balance), 0), func.min(Invoice.currency)
-        )
+        select(Invoice.currency, bucket, func.count(), func.coalesce(func.sum(balance), 0))
         .where(Invoice.status != InvoiceStatus.PAID)
-        .group_by(bucket)
+        .group_by(Invoice.currency, bucket)
     ).all()
-    found = {key: (count, Decimal(str(amount))) for key, count, amount, _c in rows}
-    currency = next((c for *_, c in rows if c), "EUR")
-    largest = max((amount for _, amount in found.values()), default=Decimal(0)) or Decimal(1)
+    found: dict[str, dict[str, tuple[int, Decimal]]] = {}
+    for currency, key, count, amount in rows:
+        found.setdefault(currency, {})[key] = (count, Decimal(str(amount)))
     labels = bucket_labels()
-    bars = []
-    for key, _low, _high in AGING_BUCKETS:
-        count, amount = found.get(key, (0, Decimal(0)))
-        bars.append(AgingBar(key, labels[key], amount, count, float(amount / largest * 100)))
-    overdue = sum((b.amount for b in bars if b.key != "not_due"), Decimal(0))
-    return bars, overdue, currency
+    sections = []
+    for currency in sorted(found) or [DEFAULT_CURRENCY]:
+        buckets = found.get(currency, {})
+        largest = max((a for _count, a in buckets.values()), default=Decimal(0)) or Decimal(1)
+        bars = []
+        for key, _low, _high in AGING_BUCKETS:
+            count, amount = buckets.get(key, (0, Decimal(0)))
+            bars.append(AgingBar(key, labels[key], amount, count, float(amount / largest * 100)))
+        sections.append(CurrencyAging(currency, bars))
+    return sections
 
 
 @bp.route("/")
 @store_admin_required
 def dashboard():
-    bars, overdue, currency = receivables_aging(date.today())
+    aging = receivables_aging(date.today())
     request_counts = dict(
         db.session.execute(
             select(B2BRequest.status, func.count()).group_by(B2BRequest.status)
@@ -79,11 +106,9 @@ def dashboard():
     return render_template(
         "admin/dashboard.html",
         customers=db.session.scalar(select(func.count(Customer.id))),
-        open_invoices=sum(b.count for b in bars),
-        bars=bars,
-        overdue=overdue,
-        overdue_count=sum(b.count for b in bars if b.key != "not_due"),
-        currency=currency,
+        open_invoices=sum(a.open_count for a in aging),
+        aging=aging,
+        overdue_count=sum(a.overdue_count for a in aging),
         queue=jobs.queue_health(),
         request_counts={s.value: request_counts.get(s, 0) for s in RequestStatus},
         failed_requests=request_counts.get(RequestStatus.FAILED, 0),

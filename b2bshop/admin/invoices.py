@@ -28,6 +28,7 @@ from b2bshop.billing.models import DraftStatus, FreeTextInvoice, Invoice, Invoic
 from b2bshop.billing.service import settlements
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
+from b2bshop.money import plain_decimal
 
 #: Line rows on the free text invoice form.
 FREE_TEXT_LINES = 5
@@ -103,7 +104,9 @@ def list_free_text():
 
 
 def _free_text_lines(form_data) -> tuple[list[free_text.FreeTextLineInput], bool]:  # type: ignore[no-untyped-def]
-    """The filled line rows; bad=True when an amount or tax rate is not a number."""
+    """The filled line rows; bad=True when an amount or tax rate is not a number. A blank
+    tax rate stays None (the service refuses it: SPEC B8, the rate must be given; "0" is
+    a rate)."""
     lines, bad = [], False
     for i in range(FREE_TEXT_LINES):
         account = (form_data.get(f"account-{i}") or "").strip()
@@ -114,8 +117,8 @@ def _free_text_lines(form_data) -> tuple[list[free_text.FreeTextLineInput], bool
             continue
         try:
             amount = Decimal(amount_raw)
-            tax_rate = Decimal(tax_raw or "0")
-            if not (amount.is_finite() and tax_rate.is_finite()):
+            tax_rate = Decimal(tax_raw) if tax_raw else None
+            if not (amount.is_finite() and (tax_rate is None or tax_rate.is_finite())):
                 raise InvalidOperation
         except InvalidOperation:
             bad = True
@@ -175,7 +178,8 @@ def _edit_free_text(draft: FreeTextInvoice | None):  # type: ignore[no-untyped-d
                     "account": line.ledger_account,
                     "description": line.description,
                     "amount": f"{line.amount:.2f}",
-                    "tax": f"{line.tax_rate.normalize():f}",
+                    # An input's value, like the amount's: "." whatever the locale.
+                    "tax": plain_decimal(line.tax_rate, "en"),
                 }
             )
         else:

@@ -19,6 +19,7 @@ from b2bshop.admin.common import admin_list, bp, customer_matches, pdf_response,
 from b2bshop.admin.forms import ORDER_TYPE_CHOICES, OrderFilterForm, OrderTypeForm
 from b2bshop.billing import pdf
 from b2bshop.catalog.models import Product
+from b2bshop.core import unit_of_work
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.payments.forms import UUID_RE
@@ -96,20 +97,24 @@ def new_order():
         elif bad_quantity:
             flash(_("Quantities must be whole numbers greater than zero."), "error")
         else:
+            customer_id = customer.id
             try:
-                order = service.create_order(
-                    current_user,
-                    customer,
-                    OrderType(order_type),
-                    lines,
-                    idempotency_key=idempotency_key,
+                number = unit_of_work.run(
+                    lambda: (
+                        service.create_order(
+                            current_user,
+                            db.session.get(Customer, customer_id),
+                            OrderType(order_type),
+                            lines,
+                            idempotency_key=idempotency_key,
+                        ).number
+                    )
                 )
             except DomainError as error:
                 refuse(error)
             else:
-                db.session.commit()
-                flash(_("Sales order %(number)s created.", number=order.number), "success")
-                return redirect(url_for(".show_order", number=order.number))
+                flash(_("Sales order %(number)s created.", number=number), "success")
+                return redirect(url_for(".show_order", number=number))
     return render_template(
         "admin/order_new.html",
         customers=customers,

@@ -4,6 +4,7 @@ them. All settlement goes through payments/service.py, as the storefront's does.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -17,6 +18,7 @@ from b2bshop.accounts.models import Customer
 from b2bshop.admin.common import admin_list, bp, customer_matches, get_or_404, refuse
 from b2bshop.admin.forms import ManualPaymentForm, PaymentFilterForm, ReasonForm
 from b2bshop.billing.models import Invoice, InvoiceStatus
+from b2bshop.core import unit_of_work
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.payments import service
@@ -57,48 +59,70 @@ def _payment_or_404(number: str) -> Payment:
     return payment
 
 
+def _show(payment: Payment, status: int = 200):  # type: ignore[no-untyped-def]
+    return render_template(
+        "admin/payment.html",
+        payment=payment,
+        reverse_form=ReasonForm(),
+        cancel_form=ReasonForm(),
+    ), status
+
+
 @bp.route("/payments/<number>")
 @store_admin_required
 def show_payment(number: str):
-    return render_template(
-        "admin/payment.html", payment=_payment_or_404(number), reverse_form=ReasonForm()
-    )
+    return _show(_payment_or_404(number))
+
+
+def _transition(number: str, change: Callable[[int], object], done: str):  # type: ignore[no-untyped-def]
+    """Run one guarded transition of a payment as its own unit of work. A payment that
+    someone else changed first answers 409 with the reason, and changes nothing."""
+    payment_id = _payment_or_404(number).id
+    try:
+        unit_of_work.run(lambda: change(payment_id))
+    except DomainError as error:
+        refuse(error)
+        return _show(_payment_or_404(number), error.status_code)
+    flash(done, "success")
+    return redirect(url_for(".show_payment", number=number))
 
 
 @bp.route("/payments/<number>/confirm", methods=["POST"])
 @store_admin_required
 def confirm_payment(number: str):
-    payment = _payment_or_404(number)
-    try:
-        service.confirm_bank_transfer(current_user, payment)
-    except DomainError as error:
-        refuse(error)
-    else:
-        db.session.commit()
-        flash(
-            _("Payment %(number)s confirmed; its invoices are settled.", number=number), "success"
-        )
-    return redirect(request.referrer or url_for(".list_payments"))
+    return _transition(
+        number,
+        lambda pid: service.confirm_bank_transfer(current_user, pid),
+        _("Payment %(number)s confirmed; its invoices are settled.", number=number),
+    )
+
+
+@bp.route("/payments/<number>/cancel", methods=["POST"])
+@store_admin_required
+def cancel_payment(number: str):
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason for the cancellation."), "error")
+        return _show(_payment_or_404(number), 422)
+    return _transition(
+        number,
+        lambda pid: service.cancel_bank_transfer(current_user, pid, form.reason.data),
+        _("Transfer %(number)s cancelled; its invoices are open to pay again.", number=number),
+    )
 
 
 @bp.route("/payments/<number>/reverse", methods=["POST"])
 @store_admin_required
 def reverse_payment(number: str):
-    payment = _payment_or_404(number)
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("Give a reason for the reversal."), "error")
-        return redirect(url_for(".show_payment", number=number))
-    try:
-        service.reverse_payment(current_user, payment, form.reason.data)
-    except DomainError as error:
-        refuse(error)
-    else:
-        db.session.commit()
-        flash(
-            _("Payment %(number)s reversed; its invoices are open again.", number=number), "success"
-        )
-    return redirect(url_for(".show_payment", number=number))
+        return _show(_payment_or_404(number), 422)
+    return _transition(
+        number,
+        lambda pid: service.reverse_payment(current_user, pid, form.reason.data),
+        _("Payment %(number)s reversed; its invoices are open again.", number=number),
+    )
 
 
 @bp.route("/payments/new", methods=["GET", "POST"])
@@ -111,6 +135,7 @@ def new_payment():
     if request.method == "GET":
         form.idempotency_key.data = str(uuid.uuid4())
     invoices = []
+    status = 422 if request.method == "POST" else 200
     if customer is not None:
         invoices = list(
             db.session.scalars(
@@ -137,20 +162,26 @@ def new_payment():
         if bad:
             flash(_("Amounts must be numbers, e.g. 1250.00."), "error")
         else:
+            customer_id = customer.id
             try:
-                payment = service.record_manual_payment(
-                    current_user,
-                    customer,
-                    allocations,
-                    form.reference.data or "",
-                    idempotency_key=form.idempotency_key.data,
+                number = unit_of_work.run(
+                    lambda: (
+                        service.record_manual_payment(
+                            current_user,
+                            db.session.get(Customer, customer_id),
+                            allocations,
+                            form.reference.data or "",
+                            idempotency_key=form.idempotency_key.data,
+                        ).number
+                    )
                 )
             except DomainError as error:
                 refuse(error)
+                status = error.status_code
+                customer = db.session.get(Customer, customer_id)
             else:
-                db.session.commit()
-                flash(_("Payment %(number)s recorded.", number=payment.number), "success")
-                return redirect(url_for(".show_payment", number=payment.number))
+                flash(_("Payment %(number)s recorded.", number=number), "success")
+                return redirect(url_for(".show_payment", number=number))
     elif request.method == "POST":
         flash(_("This form has expired. Reload the page and try again."), "error")
     customers = (
@@ -167,4 +198,4 @@ def new_payment():
         invoices=invoices,
         form=form,
         entered=request.form,
-    ), 422 if request.method == "POST" else 200
+    ), status

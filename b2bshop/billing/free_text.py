@@ -39,7 +39,8 @@ class FreeTextLineInput:
     ledger_account: str
     description: str
     amount: Decimal
-    tax_rate: Decimal
+    #: None when left blank: refused, a free text line names its tax (SPEC B8); 0 is a rate.
+    tax_rate: Decimal | None
 
 
 def active_ledger_accounts() -> list[LedgerAccount]:
@@ -69,6 +70,8 @@ def _validate(customer: Customer, lines: list[FreeTextLineInput]) -> None:
                     line=no,
                 )
             )
+        if line.tax_rate is None:
+            raise FreeTextInvalid(_l("Line %(line)s: enter a tax rate (0 for no tax).", line=no))
         if not (0 <= line.tax_rate < 100):
             raise FreeTextInvalid(
                 _l("Line %(line)s: the tax rate must be from 0 to under 100 %%.", line=no)

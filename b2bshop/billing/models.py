@@ -54,6 +54,12 @@ class Invoice(db.Model):
         CheckConstraint("subtotal >= 0 AND tax >= 0", name="amounts_not_negative"),
         CheckConstraint("total = ROUND(subtotal + tax, 2)", name="total_is_subtotal_plus_tax"),
         CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="amount_paid_range"),
+        # Pending payments (bank transfers on their way, card charges in flight) hold their
+        # part of the balance: the invoice can never be paid twice over (migration 0009).
+        CheckConstraint(
+            "amount_reserved >= 0 AND amount_paid + amount_reserved <= total",
+            name="amount_reserved_range",
+        ),
         CheckConstraint(
             "cash_discount_amount >= 0 AND cash_discount_amount < total",
             name="cash_discount_range",
@@ -125,6 +131,11 @@ class Invoice(db.Model):
         enum_type(InvoiceStatus, "invoice_status"),
         default=InvoiceStatus.UNPAID,
     )
+    #: Held by pending payments (money plus the cash discount they will earn), settled or
+    #: released when each one completes, fails, is cancelled or expires.
+    amount_reserved: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
+    #: When the oldest pending payment still holding part of the balance was made.
+    reserved_since: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
     customer: Mapped[Customer] = relationship()
@@ -141,6 +152,17 @@ class Invoice(db.Model):
     def balance(self) -> Decimal:
         return self.total - self.amount_paid
 
+    @property
+    def unreserved_balance(self) -> Decimal:
+        """The balance no pending payment holds: what a new payment may still settle."""
+        return self.total - self.amount_paid - (self.amount_reserved or ZERO)
+
+    def payable_amount(self, today: date) -> Decimal:
+        """What a new payment must bring to settle the invoice today: the balance, less
+        what pending payments hold, less the cash discount still open on the rest.
+        The one rule for every buyer and admin path (cart, checkout, bulk pay)."""
+        return self.unreserved_balance - self.cash_discount_available(today)
+
     def is_overdue(self, today: date) -> bool:
         return self.status != InvoiceStatus.PAID and self.due_date < today
 
@@ -153,14 +175,17 @@ class Invoice(db.Model):
         )
 
     def cash_discount_available(self, today: date) -> Decimal:
-        """Discount still to be earned by settling the balance today.
+        """Discount still to be earned by settling the unreserved balance today.
 
         The discount is earned in proportion to what is settled: the share of the total
         still open carries the same share of the discount (README, "Cash discount").
+        A pending payment already carries the discount of the part it holds.
         """
         if not self.cash_discount_open(today):
             return ZERO
-        return quantize(self.cash_discount_amount * self.balance / self.total, self.currency)
+        return quantize(
+            self.cash_discount_amount * self.unreserved_balance / self.total, self.currency
+        )
 
 
 class InvoiceLine(db.Model):

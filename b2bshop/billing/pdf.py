@@ -12,9 +12,10 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from b2bshop.billing.models import Invoice
+from b2bshop.billing.presenters import settled
 from b2bshop.billing.service import Statement
 from b2bshop.i18n import format_day as format_date
-from b2bshop.money import format_money
+from b2bshop.money import format_money, plain_decimal
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
 BRAND = (31, 78, 121)
@@ -131,9 +132,9 @@ def invoice_pdf(
         [
             [
                 line.description,
-                f"{line.quantity.normalize():f}",
+                plain_decimal(line.quantity),
                 money(line.unit_price),
-                f"{line.tax_rate.normalize():f} %",
+                f"{plain_decimal(line.tax_rate)} %",
                 money(line.net_amount),
             ]
             for line in invoice.lines
@@ -146,24 +147,36 @@ def invoice_pdf(
         (_("Tax"), money(invoice.tax)),
         (_("Total"), money(invoice.total)),
     ]
-    for payment, allocation in settlements:
-        totals.append(
-            (
-                _(
-                    "Paid %(date)s (%(number)s)",
-                    date=format_date(payment.created_at),
-                    number=payment.number,
-                ),
-                "−" + money(allocation.amount),
-            )
-        )
-        if allocation.discount_amount:
-            totals.append((_("Cash discount"), "−" + money(allocation.discount_amount)))
+    if settlements:
+        # Like the invoice page: money paid and cash discount granted apart, then each
+        # payment on its own row.
+        sums = settled(settlements)
+        totals.append((_("Paid"), "−" + money(sums.paid)))
+        if sums.discount:
+            totals.append((_("Cash discount"), "−" + money(sums.discount)))
     totals.append((_("Balance"), money(invoice.balance)))
     for label, value in totals:
         doc.set_font("DejaVu", "B" if label in (_("Total"), _("Balance")) else "", 10)
         doc.cell(130, 6, label, align="R")
         doc.cell(0, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
+    if settlements:
+        doc.ln(4)
+        doc.set_font("DejaVu", "B", 11)
+        doc.cell(0, 7, _("Payments and settlements"), new_x="LMARGIN", new_y="NEXT")
+        doc.grid(
+            [_("Date"), _("Payment"), _("Amount"), _("Cash discount")],
+            [
+                [
+                    format_date(payment.created_at),
+                    payment.number,
+                    money(allocation.amount),
+                    money(allocation.discount_amount) if allocation.discount_amount else "—",
+                ]
+                for payment, allocation in settlements
+            ],
+            (40, 54, 40, 40),
+            {2, 3},
+        )
     return bytes(doc.output())
 
 

@@ -7,10 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, false, func, or_, select
 
 from b2bshop.accounts.models import Customer, PaymentTerms, User
 from b2bshop.billing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.money import quantize
 from b2bshop.numbering import next_number
@@ -79,6 +81,10 @@ def open_items_summary(user: User, today: date | None = None) -> OpenItemsSummar
         overdue_balance=Decimal(row[3]),
         currency=row[4],
     )
+
+
+class CurrencyRefused(DomainError):
+    status_code = 409
 
 
 @dataclass(frozen=True)
@@ -156,8 +162,23 @@ def post_invoice(
     terms: PaymentTerms | None = None,
     kind: InvoiceKind = InvoiceKind.CUSTOMER,
     sales_order_id: int | None = None,
+    currency: str | None = None,
 ) -> Invoice:
-    """Post an invoice: build_invoice() numbered from the gap-free sequence."""
+    """Post an invoice: build_invoice() numbered from the gap-free sequence.
+
+    `currency` is what the billed document is in (an order's currency): posting it to an
+    account in another currency is refused, never relabelled.
+    """
+    if currency is not None and currency != customer.currency:
+        raise CurrencyRefused(
+            _l(
+                "This is in %(currency)s and %(account)s is billed in %(account_currency)s: "
+                "it cannot be posted to that account.",
+                currency=currency,
+                account=customer.name,
+                account_currency=customer.currency,
+            )
+        )
     invoice = build_invoice(
         customer, lines, invoice_date, terms=terms, kind=kind, sales_order_id=sales_order_id
     )

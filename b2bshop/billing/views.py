@@ -11,7 +11,7 @@ from flask_login import current_user
 from b2bshop.accounts.access import buyer_required
 from b2bshop.billing import list_cache, listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
-from b2bshop.billing.presenters import invoice_rows
+from b2bshop.billing.presenters import invoice_rows, settled
 from b2bshop.core.listing import list_response
 from b2bshop.core.read_only import read_only
 from b2bshop.htmx import is_htmx, render
@@ -123,11 +123,13 @@ def _visible_or_404(number: str):  # type: ignore[no-untyped-def]
 @buyer_required("may_view_invoices")
 def show_invoice(number: str):
     invoice = _visible_or_404(number)
+    settlements = service.settlements(invoice)
     return render(
         "billing/invoice.html",
         "billing/_invoice_detail.html",
         invoice=invoice,
-        settlements=service.settlements(invoice),
+        settlements=settlements,
+        settled=settled(settlements),
         today=date.today(),
     )
 

@@ -21,7 +21,7 @@ from b2bshop.accounts.models import enum_type
 from b2bshop.billing.models import Invoice
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
-from b2bshop.money import MONEY, quantize
+from b2bshop.money import MONEY, Money, quantize
 
 
 class CartKind(enum.StrEnum):
@@ -57,9 +57,18 @@ class Cart(db.Model):
         return self.lines[0].currency if self.lines else None
 
     @property
+    def money_total(self) -> Money | None:
+        """What checkout charges (invoices) or orders (items), as the cart stands; a cart
+        of two currencies raises CurrencyMismatch instead of adding them up."""
+        if not self.lines:
+            return None
+        currency = self.lines[0].currency
+        return Money.total((Money(ln.line_total, ln.currency) for ln in self.lines), currency)
+
+    @property
     def total(self) -> Decimal:
-        """What checkout charges (invoices) or orders (items), as the cart stands."""
-        return sum((line.line_total for line in self.lines), Decimal(0))
+        money = self.money_total
+        return money.amount if money is not None else Decimal(0)
 
 
 class CartLine(db.Model):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -88,8 +89,20 @@ def _cart_for_update(user: User) -> Cart:
 
 
 def payable_amount(invoice: Invoice, today: date) -> Decimal:
-    """What settles the whole balance today: the balance less the cash discount still open."""
-    return invoice.balance - invoice.cash_discount_available(today)
+    """What settles the invoice today (Invoice.payable_amount: pending payments and the
+    cash discount taken off)."""
+    return invoice.payable_amount(today)
+
+
+def pending_message(invoice: Invoice) -> object:
+    """Why an invoice whose balance a pending payment holds cannot go in the cart."""
+    return _l(
+        "A payment of %(amount)s for invoice %(number)s is pending since %(since)s. The "
+        "invoice is settled when it arrives; it is not paid twice.",
+        amount=format_money(invoice.amount_reserved, invoice.currency),
+        number=invoice.number,
+        since=format_date(invoice.reserved_since) if invoice.reserved_since else "—",
+    )
 
 
 def check_amount(invoice: Invoice, text: str | None, today: date) -> Decimal:
@@ -100,6 +113,8 @@ def check_amount(invoice: Invoice, text: str | None, today: date) -> Decimal:
     if amount <= 0:
         raise AmountRefused(_l("The amount must be greater than zero."))
     maximum = payable_amount(invoice, today)
+    if maximum <= 0:
+        raise CartConflict(pending_message(invoice))
     if amount > maximum:
         raise AmountRefused(
             _l(
@@ -149,6 +164,8 @@ def add_invoice(
     invoice = _visible_invoice(user, number)
     if invoice.status == InvoiceStatus.PAID:
         raise CartConflict(_l("Invoice %(number)s is already paid.", number=number))
+    if payable_amount(invoice, today) <= 0:
+        raise CartConflict(pending_message(invoice))
     chosen = (
         check_amount(invoice, amount, today)
         if amount not in (None, "")
@@ -196,7 +213,11 @@ def add_invoices(
     today = today or date.today()
     if not user.may_pay_invoices:
         raise NotPermitted(_l("Your user may not pay invoices."))
-    stmt = visible_invoices(user).where(Invoice.status != InvoiceStatus.PAID)
+    stmt = visible_invoices(user).where(
+        Invoice.status != InvoiceStatus.PAID,
+        # Held whole by a pending payment: nothing to pay.
+        Invoice.total - Invoice.amount_paid - Invoice.amount_reserved > 0,
+    )
     if overdue:
         stmt = stmt.where(Invoice.due_date < today)
     else:
@@ -224,7 +245,7 @@ def add_invoices(
             raise AmountRefused(
                 _l(
                     "The total is more than these invoices' balance: at most %(max)s.",
-                    max=f"{most:.2f}",
+                    max=format_money(most, invoices[0].currency),
                 )
             )
     added, skipped = [], []
@@ -255,8 +276,31 @@ def add_item(user: User, sku: str, quantity: str | int | None) -> CartLine:
         qty = 0
     if not 1 <= qty <= MAX_QUANTITY:
         raise QuantityRefused(_l("Enter a quantity from 1 to %(max)s.", max=MAX_QUANTITY))
+    if product.currency != user.customer.currency:
+        raise CartConflict(
+            _l(
+                "%(name)s is priced in %(product_currency)s and your account buys in "
+                "%(currency)s, so it cannot go in your cart.",
+                name=product.name,
+                product_currency=product.currency,
+                currency=user.customer.currency,
+            )
+        )
     cart = _cart_for_update(user)
     _ensure_kind(cart, CartKind.ITEM)
+    currencies = {line.currency for line in cart.lines}
+    if currencies and product.currency not in currencies:
+        # An older cart line in another currency (the account changed since): one total
+        # in one currency, or none.
+        raise CartConflict(
+            _l(
+                "Your cart holds items in %(currency)s; %(name)s is priced in "
+                "%(product_currency)s. Order them separately.",
+                currency=", ".join(sorted(currencies)),
+                name=product.name,
+                product_currency=product.currency,
+            )
+        )
     for line in cart.lines:
         if line.product_id == product.id:
             if line.quantity + qty > MAX_QUANTITY:

@@ -6,14 +6,13 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from b2bshop.accounts.access import buyer_required
 from b2bshop.cart import service as cart_service
 from b2bshop.cart.models import CartKind
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
-from b2bshop.payments import checkout as checkout_service
+from b2bshop.payments import flows
 from b2bshop.payments.forms import CheckoutForm
 from b2bshop.payments.models import Payment
 from b2bshop.payments.providers import SandboxCardProvider, card_provider
@@ -43,27 +42,15 @@ def checkout():
         return _render_checkout(form)
     if not form.validate():
         return _render_checkout(form, 422, _("The form was incomplete. Please try again."))
-    key = form.idempotency_key.data
     try:
-        result = checkout_service.checkout(
-            current_user, form.method.data or "", key, form.card_number.data
+        result = flows.checkout_cart(
+            current_user, form.method.data or "", form.idempotency_key.data, form.card_number.data
         )
-        db.session.commit()
     except DomainError as error:
         db.session.rollback()
         form.idempotency_key.data = None
         return _render_checkout(form, error.status_code, error.message)
-    except IntegrityError:
-        # The same key committed by a concurrent submit (double click): show its receipt.
-        db.session.rollback()
-        result = checkout_service.find_result(current_user, key)
-        if result is None:
-            raise
-    return _receipt_redirect(result)
-
-
-def _receipt_redirect(result: Payment | SalesOrder):  # type: ignore[no-untyped-def]
-    if isinstance(result, Payment):
+    if result.kind == "payment":
         return redirect(url_for(".receipt", number=result.number))
     return redirect(url_for(".order_confirmation", number=result.number))
 

@@ -7,7 +7,17 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, Numeric, String, func
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from b2bshop.accounts.models import Customer, PaymentTerms, User, enum_type
@@ -37,7 +47,10 @@ class OrderType(enum.StrEnum):
 
 class SalesOrder(db.Model):
     __tablename__ = "sales_orders"
-    __table_args__ = (CheckConstraint("total >= 0", name="total_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        UniqueConstraint("user_id", "idempotency_key", name="uq_sales_orders_user_idempotency_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -56,8 +69,10 @@ class SalesOrder(db.Model):
     payment_terms_id: Mapped[int] = mapped_column(ForeignKey("payment_terms.id"))
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal] = mapped_column(MONEY)
-    #: From the checkout form: a replayed submit finds this order again.
-    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: From the checkout or new-order form: a replayed submit finds this order again.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    #: What the submit ordered: the same key with another cart is refused.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     #: Return merchandise authorization: given automatically to returned orders (SPEC B5).
     rma_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())

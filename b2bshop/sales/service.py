@@ -11,14 +11,17 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from b2bshop.accounts.credit import billed_account, check_credit
 from b2bshop.accounts.models import Customer, User
 from b2bshop.audit import service as audit
 from b2bshop.billing.models import Invoice, InvoiceKind
 from b2bshop.billing.service import LineInput, build_invoice, post_invoice
 from b2bshop.catalog.models import Product
+from b2bshop.core.idempotency import fingerprint
+from b2bshop.core.locks import lock_accounts, lock_rows
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
-from b2bshop.money import quantize
+from b2bshop.money import Money, quantize
 from b2bshop.numbering import next_number
 from b2bshop.sales.models import (
     OrderStatus,
@@ -49,17 +52,8 @@ OPEN_STATES = (OrderStatus.OPEN, OrderStatus.CONFIRMED, OrderStatus.DELIVERED)
 
 
 def _lock_products(product_ids: Iterable[int]) -> dict[int, Product]:
-    """Stock changes under row locks, in id order (as the storefront checkout takes them)."""
-    return {
-        p.id: p
-        for p in db.session.scalars(
-            select(Product)
-            .where(Product.id.in_(sorted(set(product_ids))))
-            .order_by(Product.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
+    """Stock changes under row locks, in id order (core/locks.py, step 4)."""
+    return lock_rows(Product, product_ids)
 
 
 def _lock_order(order: SalesOrder) -> None:
@@ -79,26 +73,69 @@ def _lock_order(order: SalesOrder) -> None:
     db.session.expire(order, ["packing_slips"])
 
 
-def create_order(
+class OrderIdempotencyConflict(DomainError):
+    status_code = 409
+
+
+def find_order_by_key(acting_user: User, idempotency_key: str) -> SalesOrder | None:
+    """The order this user's key made, if any: keys are scoped to their user."""
+    return db.session.scalar(
+        select(SalesOrder).where(
+            SalesOrder.user_id == acting_user.id, SalesOrder.idempotency_key == idempotency_key
+        )
+    )
+
+
+def _gross(amount: Decimal, tax_rate: Decimal, currency: str) -> Decimal:
+    return amount + quantize(amount * tax_rate / 100, currency)
+
+
+def place_order(
     acting_user: User,
     customer: Customer,
-    order_type: OrderType,
     lines: list[OrderLineInput],
+    *,
+    order_type: OrderType = OrderType.SALES_ORDER,
     today: date | None = None,
     idempotency_key: str | None = None,
+    confirm: bool = False,
 ) -> SalesOrder:
-    """An order entered by a store admin. Nothing is reserved until it is confirmed.
-    A resubmitted form (same key) gets the first order back."""
+    """The one way an order is placed, from the storefront or the back office.
+
+    Stock rule (README, "Orders and stock"): stock is reserved when an order is confirmed,
+    and what stock does not cover stays on backorder. A buyer's storefront order is
+    confirmed as it is placed (`confirm=True`); an order a store admin enters is confirmed
+    later, from its page.
+
+    Credit: the billed account is locked and its exposure checked (accounts/credit.py)
+    before anything is reserved; journals and returns owe nothing and skip it. Locks follow
+    core/locks.py: account, products, then the number sequences. A resubmitted form (same
+    user and key) gets the first order back; the same key with other lines is refused.
+    """
     today = today or date.today()
-    if idempotency_key:
-        existing = db.session.scalar(
-            select(SalesOrder).where(SalesOrder.idempotency_key == idempotency_key)
-        )
-        if existing is not None:
-            return existing
     lines = [line for line in lines if line.quantity]
     if not lines:
         raise OrderInvalid(_l("Add at least one line with a quantity."))
+    if any(line.quantity < 0 for line in lines):
+        raise OrderInvalid(_l("Quantities must be whole numbers greater than zero."))
+    request = fingerprint(
+        order_type.value, customer.id, sorted((ln.product_id, ln.quantity) for ln in lines)
+    )
+    account = billed_account(customer)
+    # Step 2 of the lock order; a double submit waits here, then finds the first order.
+    lock_accounts([account.id])
+    if idempotency_key:
+        existing = find_order_by_key(acting_user, idempotency_key)
+        if existing is not None:
+            if existing.request_fingerprint != request:
+                raise OrderIdempotencyConflict(
+                    _l(
+                        "This form already placed order %(number)s with other lines. Reload "
+                        "the page to place another order.",
+                        number=existing.number,
+                    )
+                )
+            return existing
     if not customer.active:
         raise OrderInvalid(_l("Customer %(name)s is not active.", name=customer.name))
     products = {
@@ -107,6 +144,7 @@ def create_order(
             select(Product).where(Product.id.in_([line.product_id for line in lines]))
         )
     }
+    currency = customer.currency
     order = SalesOrder(
         customer=customer,
         user=acting_user,
@@ -114,22 +152,29 @@ def create_order(
         status=OrderStatus.OPEN,
         order_date=today,
         payment_terms_id=customer.payment_terms_id,
-        currency=customer.currency,
+        currency=currency,
         idempotency_key=idempotency_key,
+        request_fingerprint=request,
     )
-    total = quantize(0, customer.currency)
+    total = quantize(Decimal(0), currency)
+    gross = quantize(Decimal(0), currency)
     for line_no, line in enumerate(lines, start=1):
         product = products.get(line.product_id)
         if product is None or not product.active:
             raise OrderInvalid(_l("This product is not for sale."))
-        if line.quantity < 0:
-            raise OrderInvalid(_l("Quantities must be whole numbers greater than zero."))
-        if product.currency != customer.currency:
+        if product.currency != currency:
             raise OrderInvalid(
-                _l("%(name)s is not sold in the customer's currency.", name=product.name)
+                _l(
+                    "%(name)s is priced in %(product_currency)s and the account buys in "
+                    "%(currency)s: it cannot be on this order.",
+                    name=product.name,
+                    product_currency=product.currency,
+                    currency=currency,
+                )
             )
-        amount = quantize(product.price * line.quantity, customer.currency)
+        amount = quantize(product.price * line.quantity, currency)
         total += amount
+        gross += _gross(amount, product.tax_rate, currency)
         order.lines.append(
             SalesOrderLine(
                 line_no=line_no,
@@ -142,13 +187,36 @@ def create_order(
             )
         )
     order.total = total
+    if order_type not in (OrderType.JOURNAL, OrderType.RETURNED_ORDER):
+        check_credit(customer, Money(gross, currency))
+    if confirm:
+        _confirm(order)
     if order_type == OrderType.RETURNED_ORDER:
         order.rma_number = next_number("rma")
-    # Numbers last: the sequence row stays locked only briefly.
+    # Numbers last: the sequence row stays locked only briefly; one number per order.
     order.number = next_number("order")
     db.session.add(order)
     db.session.flush()
     return order
+
+
+def create_order(
+    acting_user: User,
+    customer: Customer,
+    order_type: OrderType,
+    lines: list[OrderLineInput],
+    today: date | None = None,
+    idempotency_key: str | None = None,
+) -> SalesOrder:
+    """An order entered by a store admin: place_order(), confirmed later."""
+    return place_order(
+        acting_user,
+        customer,
+        lines,
+        order_type=order_type,
+        today=today,
+        idempotency_key=idempotency_key,
+    )
 
 
 def change_order_type(acting_user: User, order: SalesOrder, new_type: OrderType) -> SalesOrder:
@@ -186,17 +254,24 @@ def confirm_order(acting_user: User, order: SalesOrder) -> SalesOrder:
         raise OrderRefused(
             _l("A journal is a draft: change its type to sales order to confirm it.")
         )
-    if order.order_type != OrderType.RETURNED_ORDER:
-        _reserve(order)
-    order.status = OrderStatus.CONFIRMED
+    _confirm(order)
     db.session.flush()
     return order
 
 
+def _confirm(order: SalesOrder) -> None:
+    """Confirmed: stock is reserved now (a return's goods come back on its packing slip)."""
+    if order.order_type != OrderType.RETURNED_ORDER:
+        _reserve(order)
+    order.status = OrderStatus.CONFIRMED
+
+
 def _reserve(order: SalesOrder) -> None:
-    products = _lock_products(line.product_id for line in order.lines)
+    """Take what stock allows for each line, under the products' row locks."""
+    # line.product, not product_id: a new order's lines are not flushed yet.
+    products = _lock_products(line.product.id for line in order.lines)
     for line in order.lines:
-        product = products[line.product_id]
+        product = products[line.product.id]
         taken = min(line.backorder_quantity, product.stock_on_hand)
         product.stock_on_hand -= taken
         line.backorder_quantity -= taken
@@ -283,6 +358,18 @@ def invoice_packing_slips(
     today = today or date.today()
     if not slip_ids:
         raise OrderInvalid(_l("Select at least one packing slip to invoice."))
+    # Lock order (core/locks.py): the billed accounts, then the slips.
+    customers = db.session.scalars(
+        select(SalesOrder.customer_id)
+        .join(PackingSlip, PackingSlip.order_id == SalesOrder.id)
+        .where(PackingSlip.id.in_(slip_ids))
+        .distinct()
+    ).all()
+    lock_accounts(
+        [c.invoice_account_id or c.id for c in db.session.scalars(
+            select(Customer).where(Customer.id.in_(customers))
+        )]
+    )  # fmt: skip
     # Locked, so two admins cannot invoice the same delivery twice.
     slips = list(
         db.session.scalars(
@@ -306,6 +393,8 @@ def invoice_packing_slips(
         raise OrderRefused(_l("An invoiced or cancelled order takes no more invoices."))
     first = orders[min(orders)]
     customer = first.customer
+    if len({order.currency for order in orders.values()}) > 1:
+        raise OrderInvalid(_l("Packing slips invoiced together must be in one currency."))
     lines = []
     for slip in slips:
         for slip_line in slip.lines:
@@ -321,12 +410,13 @@ def invoice_packing_slips(
             )
             order_line.invoiced_quantity += slip_line.quantity
     invoice = post_invoice(
-        customer.invoice_account or customer,
+        billed_account(customer),
         lines,
         today,
         terms=first.payment_terms,
         kind=InvoiceKind.CUSTOMER,
         sales_order_id=first.id,
+        currency=first.currency,
     )
     for slip in slips:
         slip.invoice_id = invoice.id

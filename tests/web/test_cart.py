@@ -347,15 +347,21 @@ def test_partial_payment_earns_the_discount_in_proportion(buyer, app):
     [(DECLINE, "was declined"), (NO_FUNDS, "insufficient funds"), ("1234", "not valid")],
 )
 def test_declined_card_changes_nothing(buyer, app, card, message):
+    """Nothing is settled and the cart stays; the attempt is kept as a failed payment (its
+    intent was committed before the provider was asked), holding nothing."""
     invoice = _invoice(app, "Contoso Group", InvoiceStatus.UNPAID)
     buyer.post("/cart/invoices", data={"invoice": invoice.number}, headers=HX)
     response, _ = _checkout(buyer, method="card", card_number=card)
     assert response.status_code == 402 if card != "1234" else response.status_code in (402, 422)
     assert message in response.get_data(as_text=True)
-    assert _fresh(app, invoice.number).amount_paid == invoice.amount_paid
+    fresh = _fresh(app, invoice.number)
+    assert fresh.amount_paid == invoice.amount_paid
+    assert fresh.amount_reserved == 0 and fresh.reserved_since is None
     assert len(_cart_lines(app)) == 1
     with app.app_context():
-        assert db.session.scalar(select(Payment).where(Payment.user_id.isnot(None))) is None
+        payments = db.session.scalars(select(Payment).where(Payment.user_id.isnot(None))).all()
+        assert [p.status for p in payments] == [PaymentStatus.FAILED]
+        assert payments[0].status_reason in ("declined", "insufficient_funds", "invalid_card")
 
 
 def test_on_account_never_pays_invoices(buyer, app):
@@ -436,8 +442,9 @@ def test_order_items_on_account(buyer, app):
 
 
 def test_credit_limit_refusal_shows_available_credit(buyer, app):
+    # Contoso Retail is billed through Contoso Group: the group's limit is the one that counts.
     with app.app_context():
-        customer = db.session.scalar(select(Customer).where(Customer.name == "Contoso Retail"))
+        customer = db.session.scalar(select(Customer).where(Customer.name == "Contoso Group"))
         customer.credit_limit = Decimal("7000")
         db.session.commit()
     buyer.post("/cart/items", data={"sku": "IT-MON-27", "qty": "20"}, headers=HX)

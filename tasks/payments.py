@@ -1,0 +1,11 @@
+"""The periodic payment reconcile job (payments/reconcile.py), run by the same scheduler as
+the request sync: `flask cron` in production, the embedded clock in `make run`."""
+
+from __future__ import annotations
+
+from b2bshop.payments.reconcile import reconcile
+
+
+def reconcile_payments() -> str:
+    """Runs inside the worker's app context; each resolution commits on its own."""
+    return reconcile().summary()
