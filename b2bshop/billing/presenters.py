@@ -35,6 +35,11 @@ class InvoiceRow:
     balance: str
     offer: str | None
     open: bool
+    #: "Payment of €X pending since …": a bank transfer on its way (or a card charge in
+    #: flight) holds this much of the balance.
+    pending: str | None
+    #: Something is left to pay that no pending payment holds.
+    payable: bool
 
 
 def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
@@ -55,9 +60,16 @@ def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
         if discount:
             offer = _(
                 "Pay %(amount)s by %(date)s to save %(discount)s",
-                amount=format_money(invoice.balance - discount, currency, locale),
+                amount=format_money(invoice.payable_amount(today), currency, locale),
                 date=format_day(invoice.cash_discount_date, locale=locale),
                 discount=format_money(discount, currency, locale),
+            )
+        pending = None
+        if invoice.amount_reserved:
+            pending = _(
+                "Payment of %(amount)s pending since %(date)s",
+                amount=format_money(invoice.amount_reserved, currency, locale),
+                date=format_day(invoice.reserved_since, locale=locale),
             )
         rows.append(
             InvoiceRow(
@@ -71,6 +83,8 @@ def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
                 balance=format_money(invoice.balance, currency, locale),
                 offer=offer,
                 open=invoice.status != InvoiceStatus.PAID,
+                pending=pending,
+                payable=invoice.status != InvoiceStatus.PAID and invoice.unreserved_balance > 0,
             )
         )
     return rows

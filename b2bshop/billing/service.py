@@ -188,10 +188,14 @@ def post_invoice(
     return invoice
 
 
-def settlements(invoice: Invoice) -> list[tuple[Any, Any]]:
-    """The payments applied to an invoice so far, oldest first: (payment, allocation)."""
+def settlements(invoice: Invoice, *, with_pending: bool = False) -> list[tuple[Any, Any]]:
+    """The payments applied to an invoice so far, oldest first: (payment, allocation).
+    `with_pending` adds the pending ones (in the same query), for the invoice page."""
     from b2bshop.payments.models import Payment, PaymentAllocation, PaymentStatus
 
+    statuses = [PaymentStatus.COMPLETED]
+    if with_pending:
+        statuses.append(PaymentStatus.PENDING)
     return [
         (payment, allocation)
         for payment, allocation in db.session.execute(
@@ -199,7 +203,7 @@ def settlements(invoice: Invoice) -> list[tuple[Any, Any]]:
             .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
             .where(
                 PaymentAllocation.invoice_id == invoice.id,
-                Payment.status == PaymentStatus.COMPLETED,
+                Payment.status.in_(statuses),
             )
             .order_by(Payment.created_at, Payment.id)
         )

@@ -15,6 +15,7 @@ from b2bshop.billing.presenters import invoice_rows, settled
 from b2bshop.core.listing import list_response
 from b2bshop.core.read_only import read_only
 from b2bshop.htmx import is_htmx, render
+from b2bshop.payments.models import PaymentStatus
 
 bp = Blueprint("billing", __name__)
 
@@ -123,12 +124,14 @@ def _visible_or_404(number: str):  # type: ignore[no-untyped-def]
 @buyer_required("may_view_invoices")
 def show_invoice(number: str):
     invoice = _visible_or_404(number)
-    settlements = service.settlements(invoice)
+    payments = service.settlements(invoice, with_pending=True)
+    settlements = [(p, a) for p, a in payments if p.status == PaymentStatus.COMPLETED]
     return render(
         "billing/invoice.html",
         "billing/_invoice_detail.html",
         invoice=invoice,
         settlements=settlements,
+        pending=[(p, a) for p, a in payments if p.status == PaymentStatus.PENDING],
         settled=settled(settlements),
         today=date.today(),
     )

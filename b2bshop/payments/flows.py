@@ -78,4 +78,10 @@ def _charge(user: User, intent: checkout.PaymentIntent, card_number: str):  # ty
         log.warning("card provider did not answer for %s; left pending", intent.number)
         return intent
     crash_point("after_charge")
-    return unit_of_work.run(lambda: checkout.record_charge(user, intent.payment_id, result))
+
+    def record():  # type: ignore[no-untyped-def]
+        recorded = checkout.record_charge(user, intent.payment_id, result)
+        crash_point("before_outcome_commit")
+        return recorded
+
+    return unit_of_work.run(record)
