@@ -147,15 +147,17 @@ def show_order(number: str):
 
 
 def _order_action(number: str, action, success) -> Response:  # type: ignore[no-untyped-def]
-    """Run one service call on the order; on refusal nothing stays and the admin reads why."""
-    order = _order_or_404(number)
+    """Run one service call on the order as a unit of work (retried on a deadlock); on
+    refusal nothing stays and the admin reads why."""
+    order_id = _order_or_404(number).id
     try:
-        result = action(order)
+        message = unit_of_work.run(
+            lambda: success(action(db.session.get(SalesOrder, order_id)))
+        )
     except DomainError as error:
         refuse(error)
     else:
-        db.session.commit()
-        flash(success(result), "success")
+        flash(message, "success")
     return redirect(url_for(".show_order", number=number))
 
 
@@ -267,10 +269,11 @@ def list_packing_slips():
 def invoice_packing_slips():
     ids = [int(v) for v in request.form.getlist("slip") if v.isdigit()]
     try:
-        invoice = service.invoice_packing_slips(current_user, ids)
+        number = unit_of_work.run(
+            lambda: service.invoice_packing_slips(current_user, ids).number
+        )
     except DomainError as error:
         refuse(error)
         return redirect(url_for(".list_packing_slips"))
-    db.session.commit()
-    flash(_("Invoice %(number)s posted.", number=invoice.number), "success")
-    return redirect(url_for(".show_invoice", number=invoice.number))
+    flash(_("Invoice %(number)s posted.", number=number), "success")
+    return redirect(url_for(".show_invoice", number=number))

@@ -21,6 +21,7 @@ from b2bshop.billing.models import (
     LedgerAccount,
 )
 from b2bshop.billing.service import LineInput, build_invoice, post_invoice
+from b2bshop.core.locks import lock_accounts, lock_rows
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.money import quantize
@@ -136,7 +137,12 @@ def pro_forma(draft: FreeTextInvoice) -> Invoice:
 
 
 def post_draft(acting_user: User, draft: FreeTextInvoice) -> Invoice:
-    """Post the draft as an invoice the customer sees and pays like any other."""
+    """Post the draft as an invoice the customer sees and pays like any other.
+
+    A guarded transition: the billed account, then the draft are locked (core/locks.py) and
+    its status re-read, so two simultaneous posts make one invoice."""
+    lock_accounts([draft.customer_id])
+    lock_rows(FreeTextInvoice, [draft.id])
     if draft.status != DraftStatus.DRAFT:
         raise AlreadyPosted(_l("This free text invoice is already posted."))
     _validate(draft.customer, _inputs(draft))
