@@ -151,9 +151,7 @@ def _order_action(number: str, action, success) -> Response:  # type: ignore[no-
     refusal nothing stays and the admin reads why."""
     order_id = _order_or_404(number).id
     try:
-        message = unit_of_work.run(
-            lambda: success(action(db.session.get(SalesOrder, order_id)))
-        )
+        message = unit_of_work.run(lambda: success(action(db.session.get(SalesOrder, order_id))))
     except DomainError as error:
         refuse(error)
     else:
@@ -269,9 +267,7 @@ def list_packing_slips():
 def invoice_packing_slips():
     ids = [int(v) for v in request.form.getlist("slip") if v.isdigit()]
     try:
-        number = unit_of_work.run(
-            lambda: service.invoice_packing_slips(current_user, ids).number
-        )
+        number = unit_of_work.run(lambda: service.invoice_packing_slips(current_user, ids).number)
     except DomainError as error:
         refuse(error)
         return redirect(url_for(".list_packing_slips"))

@@ -344,6 +344,19 @@ def remove_line(user: User, line_id: int) -> None:
         db.session.flush()
 
 
+def remove_invoices(user: User, invoice_ids: list[int]) -> None:
+    """Take settled invoices out of the user's cart (reconcile completed their payment)."""
+    cart = get_cart(user, lock=True)
+    if cart is None:
+        return
+    for line in [ln for ln in cart.lines if ln.invoice_id in set(invoice_ids)]:
+        cart.lines.remove(line)
+    db.session.flush()
+    if not cart.lines:
+        cart.kind = None
+        db.session.flush()
+
+
 def empty_cart(user: User) -> None:
     cart = get_cart(user, lock=True)
     if cart is None:

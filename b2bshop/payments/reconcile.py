@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from b2bshop.cart import service as cart_service
 from b2bshop.core import unit_of_work
 from b2bshop.extensions import db
 from b2bshop.payments import service as settlement
@@ -42,9 +43,15 @@ class ReconcileReport:
 
 
 def _resolve_pending(payment_id: int, result: ChargeResult | None) -> str | None:
+    payer = db.session.get(Payment, payment_id).user
+    if payer is not None:
+        cart_service.get_cart(payer, lock=True)  # step 1 of the lock order
     try:
         if result is not None and result.approved:
-            settlement.complete_pending(payment_id, result.reference)
+            payment = settlement.complete_pending(payment_id, result.reference)
+            if payer is not None:
+                # The checkout that would have emptied the cart died: paid invoices leave it.
+                cart_service.remove_invoices(payer, [a.invoice_id for a in payment.allocations])
             return "completed"
         reason = "no charge at the provider" if result is None else (result.decline_code or "")
         settlement.release_pending(payment_id, PaymentStatus.FAILED, reason or "declined")
