@@ -1,10 +1,12 @@
 """Credit exposure, computed once, for the account that is billed.
 
 An order of a customer with an invoice account is billed to that account (SPEC A3), so the
-exposure and the limit are the account's: its open invoice balance, plus the part of its
-customers' open orders not yet invoiced, each counted once, tax included (that is what
-the invoices will bill). The check runs under the account's row lock (core/locks.py, step
-2), so two orders placed at the same moment cannot both pass the limit.
+exposure and the limit are the account's: the open invoice balance of the account and of
+the customers it bills for (a free text invoice may be posted to a member directly), plus
+the part of their open orders not yet invoiced, each counted once, tax included and
+rounded per line as the invoices will bill it. The check runs under the account's row
+lock (core/locks.py, step 2), so two orders placed at the same moment cannot both pass
+the limit.
 """
 
 from __future__ import annotations
@@ -31,37 +33,40 @@ def billed_account(customer: Customer) -> Customer:
     return customer.invoice_account or customer
 
 
+def line_gross(unit_price: Decimal, quantity: int, tax_rate: Decimal, currency: str) -> Decimal:
+    """What an invoice will bill for this line: net rounded, then its tax rounded, per line
+    (as billing/service.py: build_invoice computes it)."""
+    net = quantize(unit_price * quantity, currency)
+    return net + quantize(net * tax_rate / 100, currency)
+
+
 def exposure(account: Customer) -> Money:
-    """What the account owes and has on order: open invoices billed to it, plus the
-    uninvoiced remainder of open orders of every customer it bills for."""
+    """What the account owes and has on order: open invoices of the account and of every
+    customer it bills for, plus the uninvoiced remainder of their open orders."""
     from b2bshop.sales.models import OrderStatus, OrderType, SalesOrder, SalesOrderLine
 
+    billed = or_(Customer.id == account.id, Customer.invoice_account_id == account.id)
     invoices = db.session.scalar(
-        select(func.coalesce(func.sum(Invoice.total - Invoice.amount_paid), 0)).where(
-            Invoice.customer_id == account.id, Invoice.status != InvoiceStatus.PAID
-        )
+        select(func.coalesce(func.sum(Invoice.total - Invoice.amount_paid), 0))
+        .join(Customer, Customer.id == Invoice.customer_id)
+        .where(billed, Invoice.status != InvoiceStatus.PAID)
     )
     remaining = SalesOrderLine.quantity - SalesOrderLine.invoiced_quantity
-    orders = db.session.scalar(
-        select(
-            func.coalesce(
-                func.sum(
-                    SalesOrderLine.unit_price * remaining * (100 + SalesOrderLine.tax_rate) / 100
-                ),
-                0,
-            )
-        )
+    lines = db.session.execute(
+        select(SalesOrderLine.unit_price, remaining, SalesOrderLine.tax_rate)
         .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
         .join(Customer, Customer.id == SalesOrder.customer_id)
         .where(
-            or_(Customer.id == account.id, Customer.invoice_account_id == account.id),
+            billed,
+            remaining > 0,
             SalesOrder.status.in_([OrderStatus.OPEN, OrderStatus.CONFIRMED, OrderStatus.DELIVERED]),
             # A journal is a draft, a return is a credit: neither is owed.
             SalesOrder.order_type.notin_([OrderType.JOURNAL, OrderType.RETURNED_ORDER]),
         )
-    )
-    total = Decimal(str(invoices)) + Decimal(str(orders))
-    return Money(quantize(total, account.currency), account.currency)
+    ).all()
+    currency = account.currency
+    orders = sum((line_gross(price, qty, rate, currency) for price, qty, rate in lines), Decimal(0))
+    return Money(quantize(Decimal(str(invoices)) + orders, currency), currency)
 
 
 def check_credit(customer: Customer, order_value: Money) -> Customer:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from b2bshop.accounts.credit import billed_account, check_credit
+from b2bshop.accounts.credit import billed_account, check_credit, line_gross
 from b2bshop.accounts.models import Customer, User
 from b2bshop.audit import service as audit
 from b2bshop.billing.models import Invoice, InvoiceKind
@@ -84,10 +84,6 @@ def find_order_by_key(acting_user: User, idempotency_key: str) -> SalesOrder | N
             SalesOrder.user_id == acting_user.id, SalesOrder.idempotency_key == idempotency_key
         )
     )
-
-
-def _gross(amount: Decimal, tax_rate: Decimal, currency: str) -> Decimal:
-    return amount + quantize(amount * tax_rate / 100, currency)
 
 
 def place_order(
@@ -174,7 +170,7 @@ def place_order(
             )
         amount = quantize(product.price * line.quantity, currency)
         total += amount
-        gross += _gross(amount, product.tax_rate, currency)
+        gross += line_gross(product.price, line.quantity, product.tax_rate, currency)
         order.lines.append(
             SalesOrderLine(
                 line_no=line_no,
