@@ -131,6 +131,9 @@ def begin_invoice_payment(
         return PaymentIntent.of(existing, created=False)
     if not lines:
         raise CartConflict(_l("Your cart has no invoices to pay."))
+    order = find_order(user, idempotency_key)
+    if order is not None:
+        raise _key_conflict(order.number)  # one key, one request: it placed an order
     invoices = lock_invoices(line.invoice_id for line in lines)
     allocations = []
     for line in lines:
@@ -206,6 +209,9 @@ def place_cart_order(
         if existing is not None:
             return existing  # the same submit again, after the cart was emptied
         raise CartConflict(_l("Your cart has no items to order."))
+    payment = settlement.find_by_key(user, idempotency_key)
+    if payment is not None:
+        raise _key_conflict(payment.number)  # one key, one request: it paid invoices
     order = sales.place_order(
         user,
         user.customer,

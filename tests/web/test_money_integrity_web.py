@@ -706,3 +706,22 @@ def test_order_checkout_key_replayed_gets_the_order_and_with_other_items_is_409(
     with app.app_context():
         assert db.session.scalar(select(func.count(SalesOrder.id))) == 1
         assert db.session.get(Product, shop.desk_id).stock_on_hand == 9
+
+
+def test_a_key_that_placed_an_order_cannot_pay_invoices_and_the_reverse(app, buyer, shop):
+    """One key, one request: a key that paid invoices does not place an order, nor the
+    other way round (only a forged form could try)."""
+    _, key = _pay(buyer, shop.second, method="card", card_number=APPROVE)
+    buyer.post("/cart/items", data={"sku": "DESK-1", "qty": "1"})
+    order = buyer.post("/checkout", data={"method": "on_account", "idempotency_key": key})
+    assert order.status_code == 409 and "PAY-000001" in _alert(order.get_data(as_text=True))
+    placed, order_key = _checkout(buyer, method="on_account")
+    assert placed.headers["Location"] == "/orders/SO-000001"
+    buyer.post("/cart/invoices", data={"invoice": shop.first}, headers=HX)
+    paid = buyer.post(
+        "/checkout", data={"method": "card", "card_number": APPROVE, "idempotency_key": order_key}
+    )
+    assert paid.status_code == 409 and "SO-000001" in _alert(paid.get_data(as_text=True))
+    assert len(_payments(app)) == 1 and len(_ledger(app)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count(SalesOrder.id))) == 1
