@@ -38,8 +38,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_module.from_env(app.instance_path))
     if config:
         app.config.update(config)
-    if app.config.get("PROXY_FIX", True):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    # Forwarded headers are trusted only from as many proxies as the settings say: with none
+    # in front, a client could set X-Forwarded-For and pass the sign-in limit as anyone.
+    hops = {k: app.config[f"PROXY_FIX_{k.upper()}"] for k in ("x_for", "x_proto", "x_host")}
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     _sqlite_setup(app)
@@ -139,6 +142,12 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
 
 
+def _signed_in() -> bool:
+    from flask_login import current_user
+
+    return bool(current_user) and current_user.is_authenticated
+
+
 def _register_hooks(app: Flask) -> None:
     from b2bshop.core import errors, read_only
     from b2bshop.money import plain_decimal
@@ -164,6 +173,11 @@ def _register_hooks(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config["SESSION_COOKIE_SECURE"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static" and _signed_in():
+            # Account data (pages, fragments, PDFs, CSV) stays out of shared and browser
+            # caches: a shared computer's back button must not show the last buyer's invoices.
+            headers["Cache-Control"] = "no-store"
+            headers.add("Vary", "Cookie")
         return response
 
     @app.context_processor

@@ -80,6 +80,19 @@ def from_env(instance_path: str) -> dict:
         "CACHE_DEFAULT_TIMEOUT": int(os.environ.get("CACHE_DEFAULT_TIMEOUT", "600")),
         "CACHE_THRESHOLD": int(os.environ.get("CACHE_THRESHOLD", "200")),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        #: Sign-in attempts per account (the email typed), whatever address they come from.
+        "LOGIN_ACCOUNT_RATE_LIMIT": os.environ.get(
+            "LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes;30 per day"
+        ),
+        # Redis down must not take sign-in down: limits fall back to this process's memory.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        #: How many proxies in front may set X-Forwarded-For / -Proto / -Host (0: none, so
+        #: no forwarded header is trusted). Behind one TLS-terminating proxy: 1 each.
+        "PROXY_FIX_X_FOR": int(os.environ.get("PROXY_FIX_X_FOR", "0")),
+        "PROXY_FIX_X_PROTO": int(os.environ.get("PROXY_FIX_X_PROTO", "0")),
+        "PROXY_FIX_X_HOST": int(os.environ.get("PROXY_FIX_X_HOST", "0")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", not debug),

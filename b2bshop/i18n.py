@@ -9,6 +9,19 @@ from babel import Locale
 from babel.dates import format_date as babel_format_date
 from flask_babel import format_date as flask_format_date
 from flask_babel import get_locale
+from flask_babel.speaklater import LazyString
+from markupsafe import Markup, escape
+
+
+def _escaped_html(self: LazyString) -> Markup:
+    return escape(str(self))
+
+
+# Flask-Babel's lazy strings say they are HTML already (__html__ returns the plain text), so
+# Jinja's autoescape passes them through raw, with whatever a refusal interpolated: an
+# invoice number or a product name typed by someone else. Every lazy string here is plain
+# text, so it is escaped like any other string, wherever it is rendered.
+LazyString.__html__ = _escaped_html  # type: ignore[method-assign]
 
 
 def N_(message: str) -> str:

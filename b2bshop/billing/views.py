@@ -12,6 +12,7 @@ from b2bshop.accounts.access import buyer_required
 from b2bshop.billing import list_cache, listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
 from b2bshop.billing.presenters import invoice_rows, settled
+from b2bshop.core.csv_safe import text_cell
 from b2bshop.core.listing import list_response
 from b2bshop.core.read_only import read_only
 from b2bshop.htmx import is_htmx, render
@@ -88,8 +89,8 @@ def export_invoices():
         for count, (invoice, account) in enumerate(rows, start=1):
             writer.writerow(
                 [
-                    invoice.number,
-                    account,
+                    text_cell(invoice.number),
+                    text_cell(account),
                     invoice.invoice_date.isoformat(),
                     invoice.due_date.isoformat(),
                     invoice.currency,

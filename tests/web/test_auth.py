@@ -154,9 +154,16 @@ def test_csrf_token_in_form_and_htmx_header(csrf_client, demo):
         "/login", data={"email": "buyer@contoso.example", "password": "demo", "csrf_token": token}
     )
     assert ok.status_code == 302
+    # The token is rotated at sign-in: the one from before no longer works.
+    stale = csrf_client.post(
+        "/locale", data={"locale": "fr"}, headers={"X-CSRFToken": token, "HX-Request": "true"}
+    )
+    assert stale.status_code == 400
+    fresh = csrf_token_from(csrf_client.get("/account").get_data(as_text=True))
+    assert fresh != token
     # htmx sends the token as a header instead of a form field
     response = csrf_client.post(
-        "/locale", data={"locale": "fr"}, headers={"X-CSRFToken": token, "HX-Request": "true"}
+        "/locale", data={"locale": "fr"}, headers={"X-CSRFToken": fresh, "HX-Request": "true"}
     )
     assert response.status_code == 302
 
