@@ -38,6 +38,7 @@ run: install
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -r b2bshop tasks --severity-level medium
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .
