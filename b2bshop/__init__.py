@@ -64,6 +64,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from b2bshop.cli import register as register_cli
 
     register_cli(app)
+    from b2bshop.core import db_resilience
+
+    db_resilience.register(app)  # last: it wraps every registered view
     return app
 
 
@@ -143,9 +146,11 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _signed_in() -> bool:
-    from flask_login import current_user
+    """Whether this response went to a signed-in user, without asking the database (the
+    user row may be expired, and the connection gone, by the time the response leaves)."""
+    from flask import session
 
-    return bool(current_user) and current_user.is_authenticated
+    return session.get("_user_id") is not None
 
 
 def _register_hooks(app: Flask) -> None:

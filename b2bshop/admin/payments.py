@@ -147,8 +147,17 @@ def new_payment():
         )
     if customer is not None and form.validate_on_submit():
         allocations, bad = [], False
-        for invoice in invoices:
-            raw = (request.form.get(f"amount-{invoice.id}") or "").strip().replace(",", ".")
+        # Every amount the form sent, not only the invoices still open: a resent form whose
+        # first submit paid an invoice in full must find that payment again by its key.
+        posted = sorted(
+            (int(key.removeprefix("amount-")), key)
+            for key in request.form
+            if key.startswith("amount-")
+            and key.removeprefix("amount-").isdigit()
+            and len(key) <= len("amount-") + 18  # within a 64-bit id
+        )
+        for invoice_id, key in posted:
+            raw = (request.form.get(key) or "").strip().replace(",", ".")
             if not raw:
                 continue
             try:
@@ -158,7 +167,7 @@ def new_payment():
             except InvalidOperation:
                 bad = True
                 break
-            allocations.append(service.Allocation(invoice.id, amount))
+            allocations.append(service.Allocation(invoice_id, amount))
         if bad:
             flash(_("Amounts must be numbers, e.g. 1250.00."), "error")
         else:

@@ -248,8 +248,8 @@ def add_invoices(
                     max=format_money(most, invoices[0].currency),
                 )
             )
-    added, skipped = [], []
-    for invoice in invoices:
+    chosen, skipped = [], []
+    for invoice in invoices:  # the money goes to the oldest due date first
         amount = payable_amount(invoice, today)
         if remaining is not None:
             if remaining <= 0:
@@ -257,9 +257,12 @@ def add_invoices(
                 continue
             amount = min(amount, remaining)
             remaining -= amount
+        chosen.append((invoice, amount))
+    # Lines go in by invoice id: each insert share-locks its invoice (the foreign key), and
+    # payments lock invoices in id order (core/locks.py), so any other order can deadlock.
+    for invoice, amount in sorted(chosen, key=lambda pair: pair[0].id):
         add_invoice(user, invoice.number, str(amount), today)
-        added.append(invoice.number)
-    return BulkResult(added, skipped)
+    return BulkResult([invoice.number for invoice, _ in chosen], skipped)
 
 
 def add_item(user: User, sku: str, quantity: str | int | None) -> CartLine:

@@ -2,8 +2,10 @@
 
 Services flush and never commit (DESIGN.md); views, jobs and commands call `run()` at the
 edge. PostgreSQL aborts one transaction of a deadlock (40P01) or a serialization conflict
-(40001); SQLite answers "database is locked" when its busy timeout runs out. Each of these
-is worth a bounded retry of the whole unit, from a clean session. Nothing that talks to the
+(40001), and a connection can drop under a transaction; SQLite answers "database is locked"
+when its busy timeout runs out. Each of these is worth a bounded retry of the whole unit,
+from a clean session (a unit's writes are guarded or keyed, so a commit whose answer was
+lost finds its own result the second time). Nothing that talks to the
 outside world may run inside `work`: the card provider is called between two units, after
 the first one committed the intent (payments/flows.py).
 """
@@ -38,6 +40,8 @@ class Retries:
 def is_retryable(error: BaseException) -> bool:
     if not isinstance(error, DBAPIError):
         return False
+    if error.connection_invalidated:
+        return True  # a dropped connection: the unit runs again on a fresh one
     code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
     if code in RETRYABLE_SQLSTATES:
         return True
@@ -55,7 +59,17 @@ def run(work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
             db.session.commit()
             return result
         except Exception as error:
-            db.session.rollback()
+            lost = isinstance(error, DBAPIError) and error.connection_invalidated
+            try:
+                db.session.rollback()
+            except DBAPIError:
+                # Not even a rollback went through: the objects the unit was given belong to
+                # a dead session, so the view runs again from scratch (core/db_resilience.py).
+                db.session.remove()
+                lost = True
+            if lost and has_app_context():
+                # The signed-in user is read again on its next use, on the new connection.
+                g.pop("_login_user", None)
             if attempt == attempts or not is_retryable(error):
                 raise
             Retries.count += 1
