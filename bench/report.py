@@ -772,6 +772,7 @@ def main() -> None:
         "SECRET_KEY": secrets.token_hex(16),
         "SESSION_COOKIE_SECURE": "0",
         "LOGIN_RATE_LIMIT": "10000 per minute",  # the payers sign in; the limit is not measured
+        "LOGIN_ACCOUNT_RATE_LIMIT": "10000 per minute",
         "WEB_CONCURRENCY": "2",
         "HOST": "127.0.0.1",
         "MAIL_FILE_PATH": str(tmp / "mail"),
