@@ -54,21 +54,14 @@ def register(app: Flask) -> None:
     @app.cli.command("cron")
     def cron_command() -> None:
         """Queue the periodic jobs (the request sync every SYNC_INTERVAL seconds, the payment
-        reconcile every RECONCILE_INTERVAL) on REDIS_URL. Run one, next to any workers."""
-        from rq.cron import CronScheduler
-
-        from tasks.payments import reconcile_payments
-        from tasks.requests import sync_requests
-
+        reconcile every RECONCILE_INTERVAL) on REDIS_URL. Run one, next to any workers. It
+        waits out Redis outages (never exits on one) and writes a heartbeat to the database."""
         app = current_app._get_current_object()
         if not app.config.get("REDIS_URL"):
             raise click.ClickException(
                 "REDIS_URL is not set: the embedded mode runs its clock inside the web process."
             )
-        scheduler = CronScheduler(connection=jobs.connection(app))
-        scheduler.register(sync_requests, "default", interval=app.config["SYNC_INTERVAL"])
-        scheduler.register(reconcile_payments, "default", interval=app.config["RECONCILE_INTERVAL"])
-        scheduler.start()
+        jobs.run_cron(app)
 
     @app.cli.group("payments")
     def payments_group() -> None:
@@ -93,5 +86,4 @@ def register(app: Flask) -> None:
             raise click.ClickException(
                 "REDIS_URL is not set: the embedded mode runs its worker inside the web process."
             )
-        worker = jobs.make_worker(app)
-        worker.work(burst=burst, with_scheduler=with_scheduler)
+        jobs.run_worker(app, burst=burst, with_scheduler=with_scheduler)

@@ -138,4 +138,19 @@ def from_env(instance_path: str) -> dict:
         "BANK_IBAN": os.environ.get("BANK_IBAN", "NL00 BANK 0000 0000 00"),
         #: Seconds between two runs of the request sync job.
         "SYNC_INTERVAL": int(os.environ.get("SYNC_INTERVAL", "60")),
+        #: Jobs and delivery (README, "Jobs and email delivery"): seconds a request job may
+        #: run before RQ stops it; its lease on the request is that plus the margin.
+        "REQUEST_JOB_TIMEOUT": int(os.environ.get("REQUEST_JOB_TIMEOUT", "120")),
+        "REQUEST_LEASE_MARGIN": int(os.environ.get("REQUEST_LEASE_MARGIN", "60")),
+        #: Seconds before each retry of a failed request job (as many retries as values).
+        "REQUEST_RETRY_INTERVALS": os.environ.get("REQUEST_RETRY_INTERVALS", "10,60,300"),
+        #: A request whose worker died this many times fails instead of being queued again.
+        "REQUEST_MAX_ATTEMPTS": int(os.environ.get("REQUEST_MAX_ATTEMPTS", "10")),
+        #: Seconds between two heartbeats of the scheduler, and the most it waits between
+        #: two tries to reach Redis again.
+        "SCHEDULER_HEARTBEAT": int(os.environ.get("SCHEDULER_HEARTBEAT", "10")),
+        "SCHEDULER_MAX_BACKOFF": int(os.environ.get("SCHEDULER_MAX_BACKOFF", "15")),
+        #: Seconds between an RQ worker's housekeeping: abandoned jobs, and restarting its
+        #: scheduler after Redis came back (RQ's default is 600).
+        "WORKER_MAINTENANCE_INTERVAL": int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "30")),
     }

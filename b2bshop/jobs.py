@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import random
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from b2bshop import heartbeats
 from b2bshop.extensions import db
 
 log = logging.getLogger(__name__)
@@ -105,9 +109,11 @@ def init_app(app: Flask) -> None:
         event.listen(session_cls, "after_soft_rollback", _after_rollback)
 
 
-def default_retry() -> Retry:
-    """Three more tries after the first, backing off: 10 s, 1 min, 5 min."""
-    return Retry(max=3, interval=[10, 60, 300])
+def default_retry(app: Flask | None = None) -> Retry | None:
+    """One more try per value of REQUEST_RETRY_INTERVALS, backing off (10 s, 1 min, 5 min)."""
+    setting = str((app or current_app).config.get("REQUEST_RETRY_INTERVALS", "10,60,300"))
+    intervals = [int(value) for value in setting.split(",") if value.strip()]
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
 def queue_health(app: Flask | None = None) -> dict[str, Any]:
@@ -184,10 +190,31 @@ def make_worker(app: Flask, worker_class: type[AppWorker] = AppWorker, **kwargs:
     return worker
 
 
+class Backoff:
+    """Seconds to wait before the next try to reach Redis: 1, 2, 4 ... up to a cap, with
+    jitter so that many processes do not all come back in the same second."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = max(1.0, cap)
+        self.failures = 0
+
+    def next(self) -> float:
+        self.failures += 1
+        delay = min(self.cap, 2.0 ** (self.failures - 1))
+        return delay * random.uniform(0.8, 1.0)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def _redis_down(exc: BaseException) -> str:
+    return f"Redis unreachable ({type(exc).__name__}: {exc}); retrying"
+
+
 def _embedded_clock(app: Flask, stop: threading.Event) -> None:
-    """The embedded mode's scheduler: moves due retries into the queue every second, and
-    queues the request sync and the payment reconcile at their intervals (Redis mode:
-    `rq worker --with-scheduler` and `flask --app wsgi cron`)."""
+    """The embedded mode's scheduler: moves due retries into the queue every second, queues
+    the request sync and the payment reconcile at their intervals, and writes the same
+    heartbeat as `flask --app wsgi cron` (Redis mode: `flask --app wsgi worker` and `cron`)."""
     from rq.scheduler import RQScheduler
 
     conn = connection(app)
@@ -197,7 +224,10 @@ def _embedded_clock(app: Flask, stop: threading.Event) -> None:
         SYNC_REQUESTS: app.config["SYNC_INTERVAL"],
         RECONCILE_PAYMENTS: app.config["RECONCILE_INTERVAL"],
     }
-    while not stop.wait(1.0):
+    started_at = heartbeats.utcnow()
+    last_beat = 0.0
+    state, error = "running (embedded)", None
+    while True:
         try:
             scheduler.acquire_locks()
             scheduler.enqueue_scheduled_jobs()
@@ -205,8 +235,122 @@ def _embedded_clock(app: Flask, stop: threading.Event) -> None:
                 if time.monotonic() - last_run[job] >= interval:
                     get_queue(app=app).enqueue(job)
                     last_run[job] = time.monotonic()
-        except Exception:  # keep ticking: one bad tick must not stop the clock
+            state, error = "running (embedded)", None
+        except Exception as exc:  # keep ticking: one bad tick must not stop the clock
             log.exception("embedded clock tick failed")
+            state, error = f"tick failed: {type(exc).__name__}", f"{type(exc).__name__}: {exc}"
+        if error is not None or time.monotonic() - last_beat >= app.config["SCHEDULER_HEARTBEAT"]:
+            with app.app_context():
+                g.write_transaction = True
+                heartbeats.scheduler_beat(started_at, state, error)
+                db.session.remove()
+            last_beat = time.monotonic()
+        if stop.wait(1.0):
+            return
+
+
+def run_cron(app: Flask, stop: threading.Event | None = None) -> None:
+    """`flask --app wsgi cron`: queue the request sync every SYNC_INTERVAL seconds and the
+    payment reconcile every RECONCILE_INTERVAL on RQ's CronScheduler, until SIGTERM or
+    SIGINT (or `stop`, for tests).
+
+    RQ's own `CronScheduler.start()` ends on the first Redis error; this loop drives the same
+    scheduler tick by tick instead, and when Redis is unreachable it waits (1 s, 2 s, 4 s ...
+    up to SCHEDULER_MAX_BACKOFF) and tries again, for ever. A job whose time came while
+    Redis was down is queued as soon as it is back. Every SCHEDULER_HEARTBEAT seconds, and
+    while waiting for Redis, it writes its heartbeat to the database (b2bshop/heartbeats.py).
+    """
+    from rq.cron import CronScheduler
+
+    from tasks.payments import reconcile_payments
+    from tasks.requests import sync_requests
+
+    stop = stop or _stop_on_signals()
+    scheduler = CronScheduler(connection=connection(app))
+    scheduler.register(sync_requests, "default", interval=app.config["SYNC_INTERVAL"])
+    scheduler.register(reconcile_payments, "default", interval=app.config["RECONCILE_INTERVAL"])
+    backoff = Backoff(app.config["SCHEDULER_MAX_BACKOFF"])
+    heartbeat = app.config["SCHEDULER_HEARTBEAT"]
+    started_at = heartbeats.utcnow()
+    registered = False
+    last_beat = 0.0
+    try:
+        while not stop.is_set():
+            error = None
+            try:
+                if not registered:  # again after an outage: Redis may have come back empty
+                    scheduler.register_birth()
+                    registered = True
+                if scheduler.enqueue_jobs():
+                    scheduler.save()
+                scheduler.heartbeat()
+                if backoff.failures:
+                    log.warning("cron: Redis is back")
+                backoff.reset()
+                state = "running"
+                delay = min(scheduler.calculate_sleep_interval(), heartbeat)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                registered = False
+                delay = backoff.next()
+                state = error = _redis_down(exc)
+                log.warning("cron: %s in %.1f s", state, delay)
+            except Exception as exc:  # a bug or a bad reply: log it and keep the schedule
+                registered = False
+                delay = backoff.next()
+                state = error = f"tick failed ({type(exc).__name__}: {exc}); retrying"
+                log.exception("cron: tick failed; retrying in %.1f s", delay)
+            if error is not None or time.monotonic() - last_beat >= heartbeat:
+                heartbeats.scheduler_beat(started_at, state, error)
+                last_beat = time.monotonic()
+            stop.wait(max(delay, 0.05))
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            scheduler.register_death()
+        log.info("cron: stopped")
+
+
+def run_worker(app: Flask, burst: bool = False, with_scheduler: bool = True) -> None:
+    """`flask --app wsgi worker`: an RQ worker in the app, started again when it stops on
+    an error instead of a request to stop.
+
+    RQ's worker waits out a Redis outage while it waits for a job, but quits on a Redis
+    error anywhere else (registering, after a job, its housekeeping), and its scheduler
+    process quits too. So: a worker that stopped without being asked is replaced after a
+    backoff, and housekeeping runs every WORKER_MAINTENANCE_INTERVAL seconds (RQ's default
+    is 10 minutes), which also restarts the scheduler process after an outage.
+    """
+    backoff = Backoff(app.config["SCHEDULER_MAX_BACKOFF"])
+    stop = threading.Event()
+    while True:
+        worker = make_worker(app, maintenance_interval=app.config["WORKER_MAINTENANCE_INTERVAL"])
+        try:
+            worker.work(burst=burst, with_scheduler=with_scheduler)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if burst:
+                raise
+            log.warning("worker: %s", _redis_down(exc))
+        else:
+            # RQ notes the time of a SIGTERM or SIGINT, whether it was busy or idle then.
+            if burst or worker._shutdown_requested_date is not None:
+                return
+            log.warning("worker: RQ's work loop ended on an error; starting it again")
+        # RQ's signal handlers belong to the worker that stopped: ours until the next one.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        if stop.wait(backoff.next()):
+            return
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("cron: signal %s, stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
 
 
 def start_embedded_worker(app: Flask) -> threading.Thread:

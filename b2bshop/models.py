@@ -14,6 +14,7 @@ from b2bshop.billing.models import (
 )
 from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
+from b2bshop.heartbeats import JobHeartbeat
 from b2bshop.numbering import NumberSequence
 from b2bshop.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus
 from b2bshop.requests.models import (
@@ -47,6 +48,7 @@ __all__ = [
     "InvoiceLine",
     "InvoiceStatus",
     "InvoiceTotals",
+    "JobHeartbeat",
     "LedgerAccount",
     "LegalEntity",
     "NumberSequence",

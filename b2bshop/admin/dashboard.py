@@ -11,7 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
-from b2bshop import jobs
+from b2bshop import heartbeats, jobs
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
 from b2bshop.admin.common import bp, get_or_404
@@ -123,10 +123,13 @@ def requests_monitor():
     stmt = select(B2BRequest).order_by(B2BRequest.id.desc()).limit(200)
     if status in {s.value for s in RequestStatus}:
         stmt = stmt.where(B2BRequest.status == RequestStatus(status))
+    requests = db.session.scalars(stmt).all()
     return render(
         "admin/requests.html",
         "admin/_requests.html",
-        requests=db.session.scalars(stmt).all(),
+        requests=requests,
+        emails=requests_service.emails_of(requests),
+        periodic=heartbeats.periodic_health(),
         status=status,
         queue=jobs.queue_health(),
     )

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
-from b2bshop import jobs
+from b2bshop import heartbeats, jobs
 from b2bshop.accounts import service as accounts
 from b2bshop.accounts.views import _safe_next
 from b2bshop.billing import service as billing
@@ -55,17 +55,26 @@ def close_dialog():
 @bp.route("/healthz")
 @csrf.exempt
 def healthz():
+    """For a load balancer and for people: the database, the queue, the scheduler's
+    heartbeat and each periodic job's last run. 503 "degraded" when the database or the
+    queue is down, or a periodic job has not run for 3 of its intervals."""
     database_ok = True
+    periodic: list[heartbeats.Periodic] = []
     try:
         db.session.execute(text("SELECT 1"))
+        periodic = heartbeats.periodic_health()
     except Exception:  # any driver error means "not reachable" to a load balancer
         database_ok = False
         db.session.rollback()
     queue = jobs.queue_health()
-    ok = database_ok and queue["ok"]
+    overdue = [p.name for p in periodic if p.overdue]
+    ok = database_ok and queue["ok"] and not overdue
+    now = heartbeats.utcnow()
     body = {
         "status": "ok" if ok else "degraded",
         "database": "ok" if database_ok else "down",
         "queue": queue,
+        "periodic": {p.name: p.as_json(now) for p in periodic},
+        "overdue": overdue,
     }
     return jsonify(body), 200 if ok else 503

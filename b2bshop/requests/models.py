@@ -55,6 +55,10 @@ class B2BRequest(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     #: The RQ job working on it; the sync job re-enqueues pending requests whose job is gone.
     job_id: Mapped[str | None] = mapped_column(String(64))
+    #: Set when a job takes the request (processing): no other job takes it before then, and
+    #: the sync job puts a request still processing after it back to pending (its worker
+    #: died). The job timeout plus a margin, so a live job never outlasts its lease.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -62,18 +66,36 @@ class B2BRequest(db.Model):
     requester: Mapped[User] = relationship()
     invoice: Mapped[Invoice | None] = relationship()
 
+    @property
+    def sending(self) -> bool:
+        """An invoice copy the mail server has not accepted yet (pending, processing, or
+        waiting for a retry): buyers see "Sending", never "Completed" before."""
+        return self.kind == RequestKind.INVOICE_COPY and self.status in (
+            RequestStatus.PENDING,
+            RequestStatus.PROCESSING,
+        )
+
 
 class SentEmail(db.Model):
-    """One row per email the jobs send, under a unique key (see tasks/requests.py)."""
+    """The intent to send one email, under a unique key (see tasks/requests.py).
+
+    Committed in state "sending", with its Message-ID, before the first SMTP conversation;
+    "sent" once the mail server accepted the message (its reply to DATA). A retry of a
+    "sending" email sends it again with the same Message-ID: at least once, never lost.
+    """
 
     __tablename__ = "sent_emails"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100), unique=True)
-    #: "sending" is committed before the SMTP conversation, "sent" after it.
+    #: "sending" until the mail server accepted the message, then "sent".
     state: Mapped[str] = mapped_column(String(10))
     message_id: Mapped[str] = mapped_column(String(200))
+    #: SMTP conversations started for it; more than one after a refusal, a timeout or a
+    #: worker that died (the same Message-ID each time).
+    sends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    #: When the mail server accepted it.
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 

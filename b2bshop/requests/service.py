@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 
 from b2bshop import jobs
 from b2bshop.accounts.models import User
@@ -14,7 +16,8 @@ from b2bshop.billing.models import Invoice
 from b2bshop.billing.service import visible_invoices
 from b2bshop.errors import DomainError, NotFound
 from b2bshop.extensions import db
-from b2bshop.requests.models import B2BRequest, RequestKind, RequestStatus
+from b2bshop.heartbeats import utcnow
+from b2bshop.requests.models import B2BRequest, RequestKind, RequestStatus, SentEmail
 
 #: Dotted paths, so the web process need not import the jobs' module to enqueue them.
 _JOBS = {
@@ -49,16 +52,96 @@ def request_invoice_copy(user: User, number: str, locale: str = "en") -> B2BRequ
 
 
 def enqueue(request: B2BRequest) -> None:
-    request.job_id = f"b2b-request-{request.id}-{request.attempts}"
+    # A new id each time: an old job of the request may still sit in an RQ registry.
+    request.job_id = f"b2b-request-{request.id}-{request.attempts}-{secrets.token_hex(3)}"
     jobs.enqueue_after_commit(
-        _JOBS[request.kind], request.id, job_id=request.job_id, retry=jobs.default_retry()
+        _JOBS[request.kind],
+        request.id,
+        job_id=request.job_id,
+        job_timeout=current_app.config["REQUEST_JOB_TIMEOUT"],
+        retry=jobs.default_retry(),
     )
 
 
-def requeue(request: B2BRequest) -> None:
-    """Queue a request again (sync job, store admin's retry); the jobs are idempotent."""
-    request.status = RequestStatus.PENDING
+def requeue(request: B2BRequest, now: datetime | None = None) -> None:
+    """Queue a request again (sync job, store admin's retry); the jobs are idempotent. A
+    request a job holds under a live lease stays with it: the new job finds it taken and
+    leaves it, or finds it back to pending and takes it."""
+    if not has_live_lease(request, now or utcnow()):
+        request.status = RequestStatus.PENDING
+        request.lease_expires_at = None
     enqueue(request)
+
+
+# --- Leases: one job at a time holds a request (tasks/requests.py) ---
+
+
+def lease_duration() -> timedelta:
+    """The job timeout plus a margin: a job that still runs is inside its lease, since RQ
+    stops it at the timeout."""
+    config = current_app.config
+    return timedelta(seconds=config["REQUEST_JOB_TIMEOUT"] + config["REQUEST_LEASE_MARGIN"])
+
+
+def has_live_lease(request: B2BRequest, now: datetime) -> bool:
+    return request.lease_expires_at is not None and request.lease_expires_at > now
+
+
+def lock_for_job(request_id: int) -> B2BRequest | None:
+    """The request, its row locked until the job's next commit (SQLite: the job's
+    transaction is IMMEDIATE), so two jobs never both take it."""
+    return db.session.scalar(
+        select(B2BRequest).where(B2BRequest.id == request_id).with_for_update()
+    )
+
+
+def take(request: B2BRequest, job_id: str | None, now: datetime) -> None:
+    """A job starts an attempt: processing, under a lease."""
+    request.status = RequestStatus.PROCESSING
+    request.attempts += 1
+    request.lease_expires_at = now + lease_duration()
+    if job_id is not None:
+        request.job_id = job_id
+    db.session.flush()
+
+
+def release_for_retry(request: B2BRequest, error: str) -> None:
+    """The attempt failed and will be retried: pending again, lease given up."""
+    request.status = RequestStatus.PENDING
+    request.lease_expires_at = None
+    request.last_error = error[:2000]
+    db.session.flush()
+
+
+def release_expired_leases(now: datetime, max_attempts: int) -> tuple[int, int]:
+    """Requests still processing after their lease: the job's worker died (or the lease
+    predates this code). Queued again, or failed after `max_attempts` attempts. Returns
+    (queued again, failed)."""
+    expired = db.session.scalars(
+        select(B2BRequest)
+        .where(
+            B2BRequest.status == RequestStatus.PROCESSING,
+            or_(B2BRequest.lease_expires_at.is_(None), B2BRequest.lease_expires_at <= now),
+        )
+        .order_by(B2BRequest.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    queued = failed = 0
+    for request in expired:
+        if request.attempts >= max_attempts:
+            mark_failed(
+                request,
+                f"Gave up after {request.attempts} attempts: the worker stopped each time.",
+            )
+            failed += 1
+        else:
+            request.last_error = "The worker stopped while working on it (lease expired)."
+            request.status = RequestStatus.PENDING
+            request.lease_expires_at = None
+            enqueue(request)
+            queued += 1
+    db.session.flush()
+    return queued, failed
 
 
 def visible_requests(user: User) -> Select:
@@ -88,13 +171,33 @@ def mark_completed(request: B2BRequest) -> None:
     request.status = RequestStatus.COMPLETED
     request.completed_at = datetime.now()
     request.last_error = None
+    request.lease_expires_at = None
     db.session.flush()
 
 
 def mark_failed(request: B2BRequest, error: str) -> None:
     request.status = RequestStatus.FAILED
     request.last_error = error[:2000]
+    request.lease_expires_at = None
     db.session.flush()
+
+
+def email_key(request: B2BRequest) -> str | None:
+    """The unique key of the email a request sends (sent_emails.key), if it sends one."""
+    if request.kind == RequestKind.INVOICE_COPY:
+        return f"invoice-copy-{request.id}"
+    if request.kind == RequestKind.ADD_USER:
+        return f"invitation-{request.id}"
+    return None
+
+
+def emails_of(requests: list[B2BRequest]) -> dict[int, SentEmail]:
+    """The email of each request that has one under way or sent, by request id."""
+    keys = {key: r.id for r in requests if (key := email_key(r)) is not None}
+    if not keys:
+        return {}
+    rows = db.session.scalars(select(SentEmail).where(SentEmail.key.in_(keys)))
+    return {keys[row.key]: row for row in rows}
 
 
 def unqueued_pending_requests(live_job_ids: set[str], limit: int = 500) -> list[B2BRequest]:

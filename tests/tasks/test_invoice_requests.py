@@ -122,49 +122,44 @@ def _clear_outbox(outbox):
     return outbox
 
 
-def test_worker_dying_after_sending_does_not_send_twice(app, demo, monkeypatch):
-    request_id = _make_request(app)
+def _refuse(monkeypatch, error: Exception) -> None:
+    """The mail backend refuses every message with `error` (the SMTP path raises the same)."""
 
-    def die(request):
-        raise KeyboardInterrupt("worker killed after the SMTP conversation")
+    def refuse(self, messages):
+        raise error
 
-    monkeypatch.setattr(request_jobs.service, "mark_completed", die)
-    with pytest.raises(KeyboardInterrupt):
-        _run(app, request_id)
-    monkeypatch.undo()
-    assert len(_sent(app)) == 1
-    assert _run(app, request_id) == "completed earlier"
-    assert len(_sent(app)) == 1
-    [request] = _requests(app)
-    assert request.status == RequestStatus.COMPLETED
-    assert "not confirmed" in request.last_error
+    monkeypatch.setattr("flask_mailman.backends.locmem.EmailBackend.send_messages", refuse)
 
 
 def test_mail_server_refusal_is_retried_then_sent_once(app, demo, monkeypatch):
     request_id = _make_request(app)
-
-    def refuse(self):
-        raise smtplib.SMTPRecipientsRefused({"buyer@contoso.example": (550, b"mailbox full")})
-
-    monkeypatch.setattr("flask_mailman.message.EmailMessage.send", refuse)
+    _refuse(
+        monkeypatch,
+        smtplib.SMTPRecipientsRefused({"buyer@contoso.example": (450, b"mailbox busy")}),
+    )
     monkeypatch.setattr(request_jobs, "_last_attempt", lambda: False)
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         _run(app, request_id)
     [request] = _requests(app)
     assert request.status == RequestStatus.PENDING and "SMTPRecipientsRefused" in request.last_error
+    assert request.lease_expires_at is None  # the retry may take it at once
     with app.app_context():
-        assert db.session.scalar(select(SentEmail)) is None  # the retry may send
+        intent = db.session.scalar(select(SentEmail))
+        # The intent stays, with the Message-ID the retry sends again.
+        assert (intent.state, intent.sends) == ("sending", 1)
+        message_id = intent.message_id
     monkeypatch.undo()
     assert _run(app, request_id) == "sent"
-    assert len(_sent(app)) == 1
+    [message] = _sent(app)
+    assert message.extra_headers["Message-ID"] == message_id
+    with app.app_context():
+        intent = db.session.scalar(select(SentEmail))
+        assert (intent.state, intent.sends, intent.message_id) == ("sent", 2, message_id)
 
 
 def test_last_attempt_fails_the_request_with_the_error_kept(app, demo, monkeypatch):
     request_id = _make_request(app)
-    monkeypatch.setattr(
-        "flask_mailman.message.EmailMessage.send",
-        lambda self: (_ for _ in ()).throw(ConnectionRefusedError("no smtp")),
-    )
+    _refuse(monkeypatch, ConnectionRefusedError("no smtp"))
     monkeypatch.setattr(request_jobs, "_last_attempt", lambda: True)
     with pytest.raises(ConnectionRefusedError):
         _run(app, request_id)
@@ -190,9 +185,10 @@ def test_queue_down_keeps_the_request_and_sync_queues_it_later(make_app, demo, a
     back = make_app(REDIS_URL=REDIS_URL)
     try:
         with back.app_context():
-            assert request_jobs.sync_requests() == 1
+            assert request_jobs.sync_requests().startswith("1 queued again")
             assert jobs.get_queue().count == 1
-            assert request_jobs.sync_requests() == 0  # already queued: not twice
+            # already queued: not twice
+            assert request_jobs.sync_requests().startswith("0 queued again")
             jobs.make_worker(back).work(burst=True)
         [request] = _requests(app)
         assert request.status == RequestStatus.COMPLETED
@@ -371,3 +367,9 @@ def test_embedded_clock_runs_the_sync_and_completes_a_lost_request(make_app, dem
     jobs.stop_embedded_worker(embedded)
     assert _requests(app)[0].status == RequestStatus.COMPLETED
     assert len(_sent(embedded)) == 1
+    # The same heartbeats as `flask cron` and its jobs write, for /healthz (asked of the
+    # test app: a request to the stopped embedded app would start its worker again).
+    health = app.test_client().get("/healthz").json["periodic"]
+    assert health["scheduler"]["detail"] == "running (embedded)"
+    assert "queued again" in health["sync_requests"]["detail"]
+    assert health["reconcile_payments"]["last_ok_at"] is not None

@@ -174,8 +174,8 @@ def test_store_admin_monitor_and_retry(client, demo, login, app, monkeypatch):
     request_id = _make_request(app)
     monkeypatch.setattr(request_jobs, "_last_attempt", lambda: True)
     monkeypatch.setattr(
-        "flask_mailman.message.EmailMessage.send",
-        lambda self: (_ for _ in ()).throw(ConnectionRefusedError("smtp down")),
+        "flask_mailman.backends.locmem.EmailBackend.send_messages",
+        lambda self, messages: (_ for _ in ()).throw(ConnectionRefusedError("smtp down")),
     )
     with app.app_context(), pytest.raises(ConnectionRefusedError):
         request_jobs.send_invoice_email(request_id)
