@@ -238,13 +238,20 @@ def _require_buyer_admin(user: User) -> None:
         raise NotBuyerAdmin(_l("Only your account's administrator manages its users."))
 
 
-def _customer_user(admin: User, user_id: int) -> User:
+#: Ids are 64-bit integers in both databases; a bigger number names no user (and the
+#: drivers would refuse to send it).
+MAX_ID = 2**63 - 1
+
+
+def _customer_user(admin: User, user_id: int | None) -> User:
     """A user of the admin's own customer account; anyone else is not found."""
-    user = db.session.scalar(
-        select(User).where(
-            User.id == user_id, User.customer_id == admin.customer_id, User.active.is_(True)
+    user = None
+    if user_id is not None and 0 < user_id <= MAX_ID:
+        user = db.session.scalar(
+            select(User).where(
+                User.id == user_id, User.customer_id == admin.customer_id, User.active.is_(True)
+            )
         )
-    )
     if user is None:
         raise NotFound(_l("There is no such user in your account."))
     return user

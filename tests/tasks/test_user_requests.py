@@ -142,6 +142,9 @@ def test_removed_user_cannot_sign_in_and_their_session_ends(admin, app, make_app
         ({"action": "remove", "user_id": "SELF"}, 422, "cannot remove yourself"),
         ({"action": "change", "user_id": "FABRIKAM"}, 404, "no such user"),
         ({"action": "remove", "user_id": "99999"}, 404, "no such user"),
+        # Past a 64-bit id: no such user either, not a driver error (a 500).
+        ({"action": "remove", "user_id": str(2**63)}, 404, "no such user"),
+        ({"action": "change", "user_id": str(2**64)}, 404, "no such user"),
     ],
 )
 def test_bad_user_requests_are_refused(admin, app, data, status, message):
