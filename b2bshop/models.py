@@ -1,6 +1,7 @@
 """Imports every model, so metadata (migrations, create_all) sees all tables."""
 
 from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
+from b2bshop.accounts.sessions import UserSession
 from b2bshop.audit.models import AuditEntry
 from b2bshop.billing.models import (
     FreeTextInvoice,
@@ -69,4 +70,5 @@ __all__ = [
     "SalesOrderLine",
     "SentEmail",
     "User",
+    "UserSession",
 ]

@@ -7,6 +7,7 @@ migrations, so a test run also proves they work.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from sqlalchemy import create_engine, delete, insert, text
 from sqlalchemy.engine import make_url
 
 from b2bshop import create_app, jobs
-from b2bshop.extensions import cache, db
+from b2bshop.extensions import cache, db, limiter
 from b2bshop.numbering import SEQUENCES, NumberSequence
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -136,6 +137,11 @@ def _clean_database(app: Flask) -> Iterator[None]:
         db.session.remove()
         # Truncation restarts ids and invoice versions: a cached fragment could match again.
         cache.clear()
+    # The limiter is one object for every app a test made: a test that turned it on (and
+    # filled its counters) must not leave it on for the tests after it.
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
+    with contextlib.suppress(Exception):
+        limiter.reset()
 
 
 @pytest.fixture

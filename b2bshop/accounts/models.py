@@ -159,8 +159,13 @@ class User(UserMixin, db.Model):
 
     customer: Mapped[Customer | None] = relationship(back_populates="users")
 
-    def get_id(self) -> str:
-        return self.session_token
+    #: The key of the sign-in session this object was loaded for (accounts/sessions.py);
+    #: a plain attribute, not a column.
+    signed_in_with = None
+
+    def get_id(self) -> str | None:
+        """What the cookies carry: the server-side session's key, never the user's id."""
+        return self.signed_in_with
 
     @property
     def is_active(self) -> bool:

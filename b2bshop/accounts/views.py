@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from b2bshop.accounts import service
+from b2bshop.accounts import service, sessions
 from b2bshop.accounts.forms import LoginForm
 from b2bshop.extensions import db, limiter, login_manager
 from b2bshop.i18n import N_
@@ -70,8 +70,10 @@ def login():
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data)
         if user is not None:
-            # Nothing from before the sign-in carries over (fixation): a new CSRF token too.
+            # Nothing from before the sign-in carries over (fixation): a new session key on
+            # the server and a new CSRF token.
             session.clear()
+            sessions.start(user)
             login_user(user, remember=form.remember.data)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
@@ -85,11 +87,25 @@ def login():
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     if request.method == "POST":
-        # CSRF-protected: a link on another site cannot sign the user out.
+        # CSRF-protected: a link on another site cannot sign the user out. The server ends
+        # the session too, so a copy of the cookies opens nothing afterwards.
+        sessions.end(session.get("_user_id"))
+        db.session.commit()
         logout_user()
         flash(_("You are signed out."), "info")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/logout.html")
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    """Ends every session of this user: other browsers and devices, and this one."""
+    sessions.end_all(current_user)
+    db.session.commit()
+    logout_user()
+    flash(_("You are signed out everywhere."), "info")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.route("/account")

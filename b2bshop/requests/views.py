@@ -8,12 +8,14 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
+from b2bshop.accounts import sessions
 from b2bshop.accounts.access import buyer_required
 from b2bshop.billing.service import get_visible_invoice
 from b2bshop.errors import DomainError
@@ -140,6 +142,8 @@ def accept_invitation(token: str):
             return render_template(
                 "requests/invitation.html", invitation=invitation, error=error.message
             ), error.status_code
+        session.clear()
+        sessions.start(user)  # a server-side session, as at sign-in
         db.session.commit()
         login_user(user)
         flash(_("Welcome! Your password is set."), "success")

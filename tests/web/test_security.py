@@ -164,3 +164,54 @@ def test_money_column_precision(app):
         product = factories.product("P-PREC", price="12.30")
         db.session.commit()
         assert db.session.get(Product, product.id).price == Decimal("12.30")
+
+
+def _copy_cookies(source, target, names=("session", "remember_token")) -> None:
+    for name in names:
+        cookie = source.get_cookie(name)
+        if cookie is not None:
+            target.set_cookie(name, cookie.value, domain=cookie.domain or "localhost")
+
+
+def test_sign_out_ends_the_session_on_the_server(app, client, demo):
+    """Cookies copied before POST /logout open nothing afterwards: neither the session
+    cookie nor the remember-me cookie."""
+    client.post(
+        "/login", data={"email": "buyer@contoso.example", "password": "demo", "remember": "y"}
+    )
+    assert client.get_cookie("remember_token") is not None
+    thief = app.test_client()
+    _copy_cookies(client, thief)
+    assert thief.get("/invoices").status_code == 200  # the copy works while signed in
+    client.post("/logout")
+    only_session, only_remember = app.test_client(), app.test_client()
+    _copy_cookies(thief, only_session, ("session",))
+    _copy_cookies(thief, only_remember, ("remember_token",))
+    for replay in (thief, only_session, only_remember):
+        response = replay.get("/invoices")
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_user(app, demo, login):
+    laptop = login("buyer@contoso.example", c=app.test_client())
+    phone = login("buyer@contoso.example", c=app.test_client())
+    colleague = login("ap@contoso.example", c=app.test_client())
+    assert 'action="/account/sign-out-everywhere"' in laptop.get("/account").get_data(
+        as_text=True
+    )
+    assert laptop.post("/account/sign-out-everywhere").status_code == 302
+    for client in (laptop, phone):
+        assert client.get("/invoices").status_code == 302
+    assert colleague.get("/invoices").status_code == 200  # another user is not touched
+    # Signing in again works as before.
+    again = login("buyer@contoso.example", c=app.test_client())
+    assert again.get("/invoices").status_code == 200
+
+
+def test_each_sign_in_gets_a_new_session_key(app, demo, login):
+    first = login("buyer@contoso.example", c=app.test_client())
+    second = login("buyer@contoso.example", c=app.test_client())
+    with first.session_transaction() as one, second.session_transaction() as two:
+        assert one["_user_id"] != two["_user_id"]
+        # The key is a random session key, not the user's id or token.
+        assert len(one["_user_id"]) >= 40
