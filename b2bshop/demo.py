@@ -10,7 +10,14 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from b2bshop.accounts import service as accounts
-from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
+from b2bshop.accounts.models import (
+    Customer,
+    EInvoiceFormat,
+    LegalEntity,
+    PaymentTerms,
+    Role,
+    User,
+)
 from b2bshop.billing.service import LineInput, post_invoice
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
@@ -55,6 +62,42 @@ PRODUCTS = [
 ]
 
 
+#: The customers' address, VAT number, Peppol endpoint and e-invoice preference (valid check
+#: digits; migration 0012 fills the same values into an existing demo database).
+DEMO_PARTIES = {
+    "C-1000": {
+        "street": "12 rue de la Paix",
+        "postal_code": "75002",
+        "city": "Paris",
+        "country_code": "FR",
+        "vat_number": "FR44732829320",
+        "peppol_scheme": "0009",
+        "peppol_id": "73282932000017",
+        "einvoice_format": EInvoiceFormat.FACTURX,
+    },
+    "C-1001": {
+        "street": "Rue Royale 120",
+        "postal_code": "1000",
+        "city": "Bruxelles",
+        "country_code": "BE",
+        "vat_number": "BE0403177530",
+        "peppol_scheme": "0208",
+        "peppol_id": "0403177530",
+        "einvoice_format": EInvoiceFormat.PDF_UBL,
+    },
+    "C-2001": {
+        "street": "Karl Johans gate 22",
+        "postal_code": "0159",
+        "city": "Oslo",
+        "country_code": "NO",
+        "vat_number": "NO923980474MVA",
+        "peppol_scheme": "0192",
+        "peppol_id": "923980474",
+        "einvoice_format": EInvoiceFormat.PDF_UBL,
+    },
+}
+
+
 def is_empty() -> bool:
     return not db.session.scalar(select(func.count(User.id)))
 
@@ -68,7 +111,18 @@ def load(today: date | None = None) -> None:
         name="b2bshop Supplies B.V.",
         currency="EUR",
         address="Keizersgracht 1, 1015 CJ Amsterdam",
-        vat_number="NL000000000B01",
+        # Plausible and valid (check digits, IBAN checksum): what migration 0012 fills in too.
+        street="Keizersgracht 1",
+        postal_code="1015 CJ",
+        city="Amsterdam",
+        country_code="NL",
+        vat_number="NL812345678B01",
+        registration_number="81234567",
+        iban="NL91ABNA0417164300",
+        bic="ABNANL2A",
+        peppol_scheme="0106",
+        peppol_id="81234567",
+        vat_exemption_reason="Exempt from VAT (Article 135(1) of Directive 2006/112/EC)",
     )
     net30 = PaymentTerms(code="NET30", name="Net 30", net_days=30)
     net14 = PaymentTerms(code="NET14", name="Net 14", net_days=14)
@@ -90,6 +144,7 @@ def load(today: date | None = None) -> None:
             currency="EUR",
             payment_terms=terms,
             credit_limit=Decimal(limit),
+            **DEMO_PARTIES[number],
         )
         db.session.add(c)
         return c

@@ -45,7 +45,31 @@ def enum_type(cls: type[enum.Enum], name: str, length: int = 20) -> Enum:
     )
 
 
-class LegalEntity(db.Model):
+class EInvoiceFormat(enum.StrEnum):
+    """What a customer's invoice email carries."""
+
+    PDF = "pdf"
+    PDF_UBL = "pdf_ubl"
+    FACTURX = "facturx"
+
+
+class PostalAddress:
+    """The address as printed: street, postal code and city, country code."""
+
+    @property
+    def postal_lines(self) -> list[str]:
+        if not self.street:  # type: ignore[attr-defined]
+            legacy = getattr(self, "address", "")
+            return [legacy] if legacy else []
+        place = " ".join(p for p in (self.postal_code, self.city) if p)  # type: ignore[attr-defined]
+        return [line for line in (self.street, place, self.country_code) if line]  # type: ignore[attr-defined]
+
+    @property
+    def postal_address(self) -> str:
+        return ", ".join(self.postal_lines)
+
+
+class LegalEntity(PostalAddress, db.Model):
     """The selling company; invoices and sequences belong to it."""
 
     __tablename__ = "legal_entities"
@@ -54,8 +78,24 @@ class LegalEntity(db.Model):
     code: Mapped[str] = mapped_column(String(10), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
+    #: A one-line address from before the structured fields; shown only while street is empty.
     address: Mapped[str] = mapped_column(String(500), default="")
     vat_number: Mapped[str] = mapped_column(String(40), default="")
+    # What invoices and e-invoices must say of the seller (migration 0012, einvoice/parties.py).
+    street: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    #: ISO 3166-1 alpha-2.
+    country_code: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    #: Company registration (chamber of commerce, SIREN, organisasjonsnummer ...).
+    registration_number: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    iban: Mapped[str] = mapped_column(String(34), default="", server_default="")
+    bic: Mapped[str] = mapped_column(String(11), default="", server_default="")
+    #: Peppol participant: EAS scheme (0106, 9944, 0192 ...) and identifier.
+    peppol_scheme: Mapped[str] = mapped_column(String(4), default="", server_default="")
+    peppol_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    #: Why a 0 % line carries no VAT (EN 16931 BT-120), printed and sent with it.
+    vat_exemption_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
 class PaymentTerms(db.Model):
@@ -87,7 +127,7 @@ class PaymentTerms(db.Model):
         return self.cash_discount_percent > 0 and self.cash_discount_days > 0
 
 
-class Customer(db.Model):
+class Customer(PostalAddress, db.Model):
     __tablename__ = "customers"
     __table_args__ = (
         CheckConstraint("credit_limit >= 0", name="credit_limit_not_negative"),
@@ -112,6 +152,22 @@ class Customer(db.Model):
     #: Bumped by a trigger on every change to this customer's invoices (migration 0008):
     #: part of the invoice list's cache key. Never written by the application.
     invoices_version: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    # The buyer as invoices and e-invoices name it (migration 0012, einvoice/parties.py).
+    street: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    #: ISO 3166-1 alpha-2.
+    country_code: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    vat_number: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    #: Peppol participant: EAS scheme (0106, 9944, 0192 ...) and identifier.
+    peppol_scheme: Mapped[str] = mapped_column(String(4), default="", server_default="")
+    peppol_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    #: What the invoice email attaches: the PDF, the PDF and the UBL file, or Factur-X.
+    einvoice_format: Mapped[EInvoiceFormat] = mapped_column(
+        enum_type(EInvoiceFormat, "einvoice_format"),
+        default=EInvoiceFormat.PDF,
+        server_default=EInvoiceFormat.PDF.value,
+    )
 
     legal_entity: Mapped[LegalEntity] = relationship()
     payment_terms: Mapped[PaymentTerms] = relationship()

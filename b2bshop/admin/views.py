@@ -10,5 +10,6 @@ from b2bshop.admin import (  # noqa: F401  (each module adds its routes to bp)
     payments,
 )
 from b2bshop.admin.common import bp
+from b2bshop.einvoice import admin as einvoice_admin  # noqa: F401  (its routes, on bp)
 
 __all__ = ["bp"]
