@@ -80,7 +80,8 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
     @click.option("--with-scheduler/--without-scheduler", default=True)
     def worker_command(burst: bool, with_scheduler: bool) -> None:
-        """Run an RQ worker (and its scheduler) on REDIS_URL, inside the app."""
+        """Run an RQ worker (and its scheduler) on REDIS_URL, inside the app; started again
+        when RQ's loop stops on a Redis error."""
         app = current_app._get_current_object()
         if not app.config.get("REDIS_URL"):
             raise click.ClickException(

@@ -265,6 +265,7 @@ def run_cron(app: Flask, stop: threading.Event | None = None) -> None:
     from tasks.payments import reconcile_payments
     from tasks.requests import sync_requests
 
+    log_to_stderr()
     stop = stop or _stop_on_signals()
     scheduler = CronScheduler(connection=connection(app))
     scheduler.register(sync_requests, "default", interval=app.config["SYNC_INTERVAL"])
@@ -319,6 +320,7 @@ def run_worker(app: Flask, burst: bool = False, with_scheduler: bool = True) -> 
     backoff, and housekeeping runs every WORKER_MAINTENANCE_INTERVAL seconds (RQ's default
     is 10 minutes), which also restarts the scheduler process after an outage.
     """
+    log_to_stderr()
     backoff = Backoff(app.config["SCHEDULER_MAX_BACKOFF"])
     stop = threading.Event()
     while True:
@@ -339,6 +341,19 @@ def run_worker(app: Flask, burst: bool = False, with_scheduler: bool = True) -> 
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         if stop.wait(backoff.next()):
             return
+
+
+def log_to_stderr() -> None:
+    """`flask cron` and `flask worker` print the app's own lines (Redis outages, retries,
+    leases) the way RQ prints its own, unless logging is configured already."""
+    for name in ("b2bshop", "tasks"):
+        logger = logging.getLogger(name)
+        if logger.handlers or logging.getLogger().handlers:
+            continue
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def _stop_on_signals() -> threading.Event:
