@@ -27,6 +27,7 @@ import argparse
 import os
 import platform
 import pstats
+import re
 import resource
 import shutil
 import signal
@@ -405,6 +406,32 @@ def report(n: int, machine: str, invoices: int, probe: dict, runs: dict, facts: 
     return "\n".join(lines) + "\n"
 
 
+def _figures(report_text: str) -> dict[str, str] | None:
+    """The date, emails per second and worker CPU ms per email of a drain-requests.md."""
+    day = re.search(r"^# Draining invoice-copy requests, (\S+)", report_text, re.M)
+    rate = re.search(r"Emails per second: \*\*([\d,.]+)\*\*", report_text)
+    cpu = re.search(r"^\| invoice-copy emails \|(?:[^|]*\|){6} *([\d,.]+) *\|", report_text, re.M)
+    if not (day and rate and cpu):
+        return None
+    return {"day": day.group(1), "rate": rate.group(1), "cpu": cpu.group(1)}
+
+
+def compare_with_previous(new_text: str, old_text: str) -> str:
+    """A line setting this run's email rate next to the last recorded one: the SMTP round
+    trip dominates, so a drop of more than 10 % needs a reason."""
+    new, old = _figures(new_text), _figures(old_text)
+    if new is None or old is None:
+        return ""
+    rate = float(new["rate"].replace(",", "")) / float(old["rate"].replace(",", "")) - 1
+    cpu = float(new["cpu"].replace(",", "")) / float(old["cpu"].replace(",", "")) - 1
+    return (
+        f"- Against the last recorded run ({old['day']}): **{new['rate']}** emails per second "
+        f"against {old['rate']} ({rate:+.1%}); worker CPU per email {new['cpu']} ms against "
+        f"{old['cpu']} ms ({cpu:+.1%}). Wall-time rates move with the machine's other "
+        f"tenants; the CPU per email does much less.\n"
+    )
+
+
 def redis_version(conn: redis.Redis) -> str:
     return conn.info("server")["redis_version"]
 
@@ -539,6 +566,8 @@ def main() -> None:
         print("(profiled run: report not written)")
         return
     out = Path(__file__).with_name("drain-requests.md")
+    if out.exists():
+        text_ += compare_with_previous(text_, out.read_text())
     out.write_text(text_)
     print(f"wrote {out}")
 
