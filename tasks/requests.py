@@ -190,12 +190,16 @@ def _carry_out(request: B2BRequest) -> str:
                     name=payload["name"],
                     **{name: payload[name] for name in service.PERMISSIONS},
                 )
-            except accounts.EmailTaken as exc:
+            except accounts.EmailTaken:
                 db.session.rollback()
                 request = db.session.get(B2BRequest, request_id)
-                service.mark_failed(request, str(exc))  # no retry can fix that
+                # No retry can fix that, and the buyer admin must not learn that the
+                # address exists elsewhere: a store admin settles it.
+                service.hold_for_store_admin(
+                    request, "The address belongs to a user of another customer."
+                )
                 db.session.commit()
-                return "failed"
+                return "held for a store admin"
             audit.record(
                 request.requester,
                 "user.add",

@@ -175,6 +175,22 @@ def mark_completed(request: B2BRequest) -> None:
     db.session.flush()
 
 
+def hold_for_store_admin(request: B2BRequest, reason: str) -> None:
+    """A request only a store admin can settle (a new user's address belongs to another
+    customer). To its buyer admin it stays pending, like one not yet carried out, so the
+    clash tells them nothing; the store admin sees the reason at /admin/requests."""
+    request.status = RequestStatus.PENDING
+    request.payload = {**(request.payload or {}), "held_for_store_admin": True}
+    request.last_error = reason[:2000]
+    request.lease_expires_at = None
+    request.job_id = None
+    db.session.flush()
+
+
+def is_held(request: B2BRequest) -> bool:
+    return bool((request.payload or {}).get("held_for_store_admin"))
+
+
 def mark_failed(request: B2BRequest, error: str) -> None:
     request.status = RequestStatus.FAILED
     request.last_error = error[:2000]
@@ -208,7 +224,7 @@ def unqueued_pending_requests(live_job_ids: set[str], limit: int = 500) -> list[
         .order_by(B2BRequest.id)
         .limit(limit)
     )
-    return [r for r in pending if r.job_id not in live_job_ids]
+    return [r for r in pending if r.job_id not in live_job_ids and not is_held(r)]
 
 
 # --- A buyer admin's requests about the users of the customer account (issue 5.6) ---
@@ -285,8 +301,14 @@ def request_add_user(
     email = normalize_email(email)
     if "@" not in email or len(email) > 254:
         raise UserRequestInvalid(_l("Enter the new user's email address."))
-    if find_user_by_email(email) is not None:
-        raise UserRequestInvalid(_l("A user with this email address already exists."))
+    existing = find_user_by_email(email)
+    if existing is not None and existing.customer_id == admin.customer_id:
+        # The buyer admin sees the account's own users anyway.
+        raise UserRequestInvalid(
+            _l("%(email)s is already a user of your account.", email=existing.email)
+        )
+    # An address that belongs to another customer is not revealed: the request goes in like
+    # any other, and the job holds it for a store admin (hold_for_store_admin).
     payload = {"email": email, "name": (name or "").strip()[:200], **_permissions(permissions)}
     return _user_request(admin, RequestKind.ADD_USER, payload, locale)
 

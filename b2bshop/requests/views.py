@@ -58,7 +58,10 @@ def list_requests():
     status = request.args.get("status") or None
     kind = request.args.get("kind") or None
     requests_ = service.list_requests(current_user, status, kind)
-    busy = any(r.status in (RequestStatus.PENDING, RequestStatus.PROCESSING) for r in requests_)
+    busy = any(
+        r.status in (RequestStatus.PENDING, RequestStatus.PROCESSING) and not service.is_held(r)
+        for r in requests_
+    )
     return render(
         "requests/requests.html",
         "requests/_requests.html",

@@ -137,7 +137,7 @@ def test_removed_user_cannot_sign_in_and_their_session_ends(admin, app, make_app
 @pytest.mark.parametrize(
     ("data", "status", "message"),
     [
-        ({"action": "add", "email": "ap@contoso.example"}, 422, "already exists"),
+        ({"action": "add", "email": "ap@contoso.example"}, 422, "already a user of your account"),
         ({"action": "add", "email": "not-an-email"}, 422, "email address"),
         ({"action": "remove", "user_id": "SELF"}, 422, "cannot remove yourself"),
         ({"action": "change", "user_id": "FABRIKAM"}, 404, "no such user"),
@@ -208,3 +208,31 @@ def test_store_admin_monitor_and_retry(client, demo, login, app, monkeypatch):
 
 def _sent(app) -> list:
     return app.extensions["mailman"].outbox
+
+
+def test_adding_another_customers_address_looks_like_adding_a_new_one(admin, app, outbox):
+    """No enumeration: the buyer admin cannot tell an address of another customer from a
+    new one. The job holds that request for a store admin; no user, no email."""
+    pages = {}
+    for email in ("someone.new@example.com", "buyer@fabrikam.example"):
+        response = admin.post("/account/users", data={"action": "add", "email": email})
+        assert response.status_code == 302
+        pages[email] = admin.get(response.headers["Location"]).get_data(as_text=True)
+    new, taken = pages["someone.new@example.com"], pages["buyer@fabrikam.example"]
+    assert new.replace("someone.new@example.com", "X") == taken.replace(
+        "buyer@fabrikam.example", "X"
+    )
+    _run_all(app)
+    fabrikam = _user(app, "buyer@fabrikam.example")
+    with app.app_context():
+        held = db.session.scalar(
+            select(B2BRequest).where(B2BRequest.payload["email"].as_string() == fabrikam.email)
+        )
+        assert held.status == RequestStatus.PENDING and "another customer" in held.last_error
+        assert fabrikam.customer_id != _user(app, "buyer@contoso.example").customer_id
+    assert [m.to for m in outbox] == [["someone.new@example.com"]]
+    # The sync job leaves it alone; the store admin sees why it waits.
+    with app.app_context():
+        from b2bshop.requests import service as requests_service
+
+        assert requests_service.unqueued_pending_requests(set()) == []
