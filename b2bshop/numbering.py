@@ -1,4 +1,4 @@
-"""Gap-free number sequences (invoice, order, payment, RMA).
+"""Gap-free number sequences (invoice, credit note, order, payment, RMA).
 
 A database sequence skips numbers on rollback; tax law wants invoice numbers without gaps.
 So each sequence is a row, incremented by an UPDATE ... RETURNING inside the caller's
@@ -20,6 +20,7 @@ SEQUENCES = {
     "payment": "PAY-",
     "rma": "RMA-",
     "packing_slip": "PS-",
+    "credit_note": "CN-",
 }
 
 

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from b2bshop.accounts.models import Customer
-from b2bshop.billing.models import Invoice, InvoiceStatus
+from b2bshop.billing.models import Invoice, InvoiceStatus, signed_balance
 from b2bshop.core.locks import lock_accounts
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
@@ -47,7 +47,8 @@ def exposure(account: Customer) -> Money:
 
     billed = or_(Customer.id == account.id, Customer.invoice_account_id == account.id)
     invoices = db.session.scalar(
-        select(func.coalesce(func.sum(Invoice.total - Invoice.amount_paid), 0))
+        # Open credit notes lower what is owed (signed_balance: negative for them).
+        select(func.coalesce(func.sum(signed_balance()), 0))
         .join(Customer, Customer.id == Invoice.customer_id)
         .where(billed, Invoice.status != InvoiceStatus.PAID)
     )

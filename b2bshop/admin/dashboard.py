@@ -15,7 +15,7 @@ from b2bshop import heartbeats, jobs
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
 from b2bshop.admin.common import bp, get_or_404
-from b2bshop.billing.models import Invoice, InvoiceStatus
+from b2bshop.billing.models import Invoice, InvoiceStatus, is_invoice, signed_balance
 from b2bshop.billing.pdf import bucket_labels
 from b2bshop.billing.service import AGING_BUCKETS
 from b2bshop.extensions import db
@@ -61,11 +61,12 @@ DEFAULT_CURRENCY = "EUR"
 def receivables_aging(today: date) -> list[CurrencyAging]:
     """Open balances of every customer by currency and days overdue, in one query (SQL
     CASE, grouped by currency and bucket); currencies in alphabetical order."""
-    balance = Invoice.total - Invoice.amount_paid
+    balance = signed_balance()
     whens = []
     for key, low, high in AGING_BUCKETS:
         if low is None:
-            whens.append((Invoice.due_date >= today, key))
+            # Open credit notes are never overdue.
+            whens.append(((Invoice.due_date >= today) | ~is_invoice(), key))
         else:
             # Overdue by low..high days: due between today-high and today-low.
             cond = Invoice.due_date <= today - timedelta(days=low)

@@ -22,7 +22,7 @@ from b2bshop.admin.common import (
     refuse,
 )
 from b2bshop.admin.forms import AdminInvoiceFilterForm, FreeTextHeaderForm
-from b2bshop.billing import free_text, pdf
+from b2bshop.billing import credit_notes, free_text, pdf
 from b2bshop.billing.listing import InvoiceFilter, filter_conditions
 from b2bshop.billing.models import DraftStatus, FreeTextInvoice, Invoice, InvoiceKind
 from b2bshop.billing.service import settlements
@@ -78,7 +78,11 @@ def _invoice_or_404(number: str) -> Invoice:
 def show_invoice(number: str):
     invoice = _invoice_or_404(number)
     return render_template(
-        "admin/invoice.html", invoice=invoice, settlements=settlements(invoice), today=date.today()
+        "admin/invoice.html",
+        invoice=invoice,
+        settlements=settlements(invoice),
+        today=date.today(),
+        **credit_notes.admin_context(invoice),
     )
 
 

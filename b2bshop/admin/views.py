@@ -3,6 +3,7 @@
 from b2bshop.admin import (  # noqa: F401  (each module adds its routes to bp)
     audit_log,
     catalog,
+    credit_notes,
     customers,
     dashboard,
     invoices,

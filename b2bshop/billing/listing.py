@@ -13,10 +13,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, true, tuple_, union_all
+from sqlalchemy import ColumnElement, Select, func, or_, select, true, tuple_, union_all
 
 from b2bshop.accounts.models import Customer, User
-from b2bshop.billing.models import Invoice, InvoiceStatus, InvoiceTotals
+from b2bshop.billing.models import (
+    Invoice,
+    InvoiceStatus,
+    InvoiceTotals,
+    is_invoice,
+    signed_balance,
+)
 from b2bshop.billing.service import visible_accounts
 from b2bshop.core import listing as core_listing
 from b2bshop.core.listing import PAGE_SIZE, BadCursor
@@ -90,7 +96,7 @@ def _account_ids(user: User, accounts: list[Customer], account: str | None) -> l
 def filter_conditions(flt: InvoiceFilter, today: date) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if flt.status == "overdue":
-        conditions += [Invoice.status != InvoiceStatus.PAID, Invoice.due_date < today]
+        conditions += [Invoice.status != InvoiceStatus.PAID, Invoice.due_date < today, is_invoice()]
     elif flt.status in STATUSES:
         conditions.append(Invoice.status == InvoiceStatus(flt.status))
     if flt.due_from:
@@ -160,9 +166,9 @@ def _totals_statement(ids: list[int], flt: InvoiceFilter, conditions: list, toda
     matching invoices.
     """
     if flt.due_from or flt.due_to or flt.q:
-        return select(
-            func.count(), func.coalesce(func.sum(Invoice.total - Invoice.amount_paid), 0)
-        ).where(Invoice.customer_id.in_(ids), *conditions)
+        return select(func.count(), func.coalesce(func.sum(signed_balance()), 0)).where(
+            Invoice.customer_id.in_(ids), *conditions
+        )
     open_statuses = [InvoiceStatus.UNPAID.value, InvoiceStatus.PARTIALLY_PAID.value]
     if flt.status == "overdue":
         statuses = open_statuses
@@ -175,15 +181,16 @@ def _totals_statement(ids: list[int], flt: InvoiceFilter, conditions: list, toda
     if flt.status != "overdue":
         return kept
     kept = kept.subquery()
+    # Open credit notes are never overdue: they count here with the invoices not yet due.
     not_due = (
         select(
             func.count().label("n"),
-            func.coalesce(func.sum(Invoice.total - Invoice.amount_paid), 0).label("b"),
+            func.coalesce(func.sum(signed_balance()), 0).label("b"),
         )
         .where(
             Invoice.customer_id.in_(ids),
             Invoice.status != InvoiceStatus.PAID,
-            Invoice.due_date >= today,
+            or_(Invoice.due_date >= today, ~is_invoice()),
         )
         .subquery()
     )

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    case,
     func,
     text,
 )
@@ -30,6 +32,14 @@ class InvoiceKind(enum.StrEnum):
 
     CUSTOMER = "customer"
     FREE_TEXT = "free_text"
+
+
+class DocumentType(enum.StrEnum):
+    """An invoice, or a credit note (its own number series, CN-). A credit note's amounts
+    are positive, as UBL and CII write them; its balance, to the buyer, is negative."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -137,9 +147,22 @@ class Invoice(db.Model):
     #: When the oldest pending payment still holding part of the balance was made.
     reserved_since: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    #: Invoice or credit note (migration 0013). A credit note's status says how much of its
+    #: credit is used: unpaid = all of it open, paid = used up.
+    document_type: Mapped[DocumentType] = mapped_column(
+        enum_type(DocumentType, "invoice_document_type"),
+        default=DocumentType.INVOICE,
+        server_default=DocumentType.INVOICE.value,
+    )
+    #: The invoice a credit note corrects (EN 16931 BT-25). No FOREIGN KEY: SQLite drops a
+    #: column only without one (0013's downgrade), and invoices are never deleted.
+    credited_invoice_id: Mapped[int | None] = mapped_column(Integer)
 
     customer: Mapped[Customer] = relationship()
     payment_terms: Mapped[PaymentTerms | None] = relationship()
+    credited_invoice: Mapped[Invoice | None] = relationship(
+        primaryjoin="foreign(Invoice.credited_invoice_id) == remote(Invoice.id)"
+    )
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.line_no", cascade="all, delete-orphan"
     )
@@ -149,8 +172,14 @@ class Invoice(db.Model):
         return self.payment_terms or self.customer.payment_terms
 
     @property
+    def credit_note(self) -> bool:
+        return self.document_type == DocumentType.CREDIT_NOTE
+
+    @property
     def balance(self) -> Decimal:
-        return self.total - self.amount_paid
+        """What the buyer owes on it; negative for the credit still open on a credit note."""
+        open_amount = self.total - self.amount_paid
+        return -open_amount if self.credit_note else open_amount
 
     @property
     def unreserved_balance(self) -> Decimal:
@@ -164,11 +193,12 @@ class Invoice(db.Model):
         return self.unreserved_balance - self.cash_discount_available(today)
 
     def is_overdue(self, today: date) -> bool:
-        return self.status != InvoiceStatus.PAID and self.due_date < today
+        return not self.credit_note and self.status != InvoiceStatus.PAID and self.due_date < today
 
     def cash_discount_open(self, today: date) -> bool:
         return (
-            self.status != InvoiceStatus.PAID
+            not self.credit_note
+            and self.status != InvoiceStatus.PAID
             and self.cash_discount_date is not None
             and self.cash_discount_amount > 0
             and today <= self.cash_discount_date
@@ -186,6 +216,19 @@ class Invoice(db.Model):
         return quantize(
             self.cash_discount_amount * self.unreserved_balance / self.total, self.currency
         )
+
+
+def signed_balance() -> ColumnElement[Decimal]:
+    """Invoice.balance in SQL: total less settled, negative for a credit note."""
+    open_amount = Invoice.total - Invoice.amount_paid
+    return case(
+        (Invoice.document_type == DocumentType.CREDIT_NOTE, -open_amount), else_=open_amount
+    )
+
+
+def is_invoice() -> ColumnElement[bool]:
+    """Not a credit note: what can be overdue, paid or reminded of."""
+    return Invoice.document_type == DocumentType.INVOICE
 
 
 class InvoiceLine(db.Model):

@@ -22,8 +22,10 @@ BRAND = (31, 78, 121)
 
 
 class _Document(FPDF):
-    def __init__(self, title: str) -> None:
-        super().__init__(format="A4")
+    def __init__(self, title: str, *, pdfa: bool = False) -> None:
+        # PDF/A-3b for Factur-X (einvoice/facturx_pdf.py): fonts embedded, sRGB output
+        # intent and XMP metadata, which fpdf2 adds when it enforces the profile.
+        super().__init__(format="A4", enforce_compliance="PDFA_3B" if pdfa else None)
         # DejaVu covers €, ø, é ... which the PDF core fonts do not.
         self.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans-Latin.ttf"))
         self.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold-Latin.ttf"))
@@ -96,14 +98,24 @@ class _Document(FPDF):
 
 
 def invoice_pdf(
-    invoice: Invoice, settlements: list, today: date, *, pro_forma: bool = False
+    invoice: Invoice,
+    settlements: list,
+    today: date,
+    *,
+    pro_forma: bool = False,
+    pdfa: bool = False,
 ) -> bytes:
     """The invoice as a PDF. A pro forma (SPEC B8) has no number and says on every page
     that it is not an invoice and not to be paid."""
     entity = invoice.customer.legal_entity
     money = partial(format_money, currency=invoice.currency)
-    title = _("PRO FORMA") if pro_forma else _("Invoice %(number)s", number=invoice.number)
-    doc = _Document(title)
+    if pro_forma:
+        title = _("PRO FORMA")
+    elif invoice.credit_note:
+        title = _("Credit note %(number)s", number=invoice.number)
+    else:
+        title = _("Invoice %(number)s", number=invoice.number)
+    doc = _Document(title, pdfa=pdfa)
     if pro_forma:
         doc.stamp = _("PRO FORMA – not an invoice, do not pay")
         doc.draw_stamp()

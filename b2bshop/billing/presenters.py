@@ -40,6 +40,8 @@ class InvoiceRow:
     pending: str | None
     #: Something is left to pay that no pending payment holds.
     payable: bool
+    #: A credit note: its status is credit_open or credit_used, its balance negative.
+    credit_note: bool = False
 
 
 def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
@@ -71,10 +73,13 @@ def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
                 amount=format_money(invoice.amount_reserved, currency, locale),
                 date=format_day(invoice.reserved_since, locale=locale),
             )
+        status = invoice.status.value
+        if invoice.credit_note:
+            status = "credit_used" if invoice.status == InvoiceStatus.PAID else "credit_open"
         rows.append(
             InvoiceRow(
                 number=invoice.number,
-                status=invoice.status.value,
+                status=status,
                 account=names.get(invoice.customer_id, ""),
                 invoice_date=format_day(invoice.invoice_date, locale=locale),
                 due_date=format_day(invoice.due_date, locale=locale),
@@ -84,7 +89,10 @@ def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
                 offer=offer,
                 open=invoice.status != InvoiceStatus.PAID,
                 pending=pending,
-                payable=invoice.status != InvoiceStatus.PAID and invoice.unreserved_balance > 0,
+                payable=not invoice.credit_note
+                and invoice.status != InvoiceStatus.PAID
+                and invoice.unreserved_balance > 0,
+                credit_note=invoice.credit_note,
             )
         )
     return rows

@@ -11,7 +11,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, false, func, or_, select
 
 from b2bshop.accounts.models import Customer, PaymentTerms, User
-from b2bshop.billing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from b2bshop.billing.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    is_invoice,
+    signed_balance,
+)
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.money import quantize
@@ -60,8 +67,8 @@ class OpenItemsSummary:
 def open_items_summary(user: User, today: date | None = None) -> OpenItemsSummary:
     """What the user's visible accounts still owe, in one query."""
     today = today or date.today()
-    balance = Invoice.total - Invoice.amount_paid
-    overdue = Invoice.due_date < today
+    balance = signed_balance()
+    overdue = (Invoice.due_date < today) & is_invoice()
     row = db.session.execute(
         select(
             func.count(),
@@ -273,6 +280,8 @@ def statement_of_account(user: User, today: date | None = None) -> Statement:
         invoices = [i for i in open_items if i.customer_id == account.id]
         buckets = {key: Decimal(0) for key, _, _ in AGING_BUCKETS}
         for invoice in invoices:
-            buckets[aging_bucket(invoice.due_date, today)] += invoice.balance
+            # Open credit is never overdue.
+            bucket = "not_due" if invoice.credit_note else aging_bucket(invoice.due_date, today)
+            buckets[bucket] += invoice.balance
         per_account.append(AccountStatement(account, invoices, buckets))
     return Statement(today, per_account, accounts[0].currency if accounts else None)

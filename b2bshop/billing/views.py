@@ -162,3 +162,7 @@ def statement_pdf():
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="statement-{date.today()}.pdf"'},
     )
+
+
+# The e-invoice downloads register on this blueprint (they use _visible_or_404 above).
+from b2bshop.einvoice import views as _einvoice_views  # noqa: E402, F401

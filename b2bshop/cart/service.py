@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
 from b2bshop.accounts.models import User
-from b2bshop.billing.models import Invoice, InvoiceStatus
+from b2bshop.billing.models import Invoice, InvoiceStatus, is_invoice
 from b2bshop.billing.service import visible_invoices
 from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
@@ -162,6 +162,13 @@ def add_invoice(
     if not user.may_pay_invoices:
         raise NotPermitted(_l("Your user may not pay invoices."))
     invoice = _visible_invoice(user, number)
+    if invoice.credit_note:
+        raise CartConflict(
+            _l(
+                "%(number)s is a credit note: its credit is settled against invoices.",
+                number=number,
+            )
+        )
     if invoice.status == InvoiceStatus.PAID:
         raise CartConflict(_l("Invoice %(number)s is already paid.", number=number))
     if payable_amount(invoice, today) <= 0:
@@ -214,6 +221,7 @@ def add_invoices(
     if not user.may_pay_invoices:
         raise NotPermitted(_l("Your user may not pay invoices."))
     stmt = visible_invoices(user).where(
+        is_invoice(),
         Invoice.status != InvoiceStatus.PAID,
         # Held whole by a pending payment: nothing to pay.
         Invoice.total - Invoice.amount_paid - Invoice.amount_reserved > 0,

@@ -28,6 +28,8 @@ class PaymentMethod(enum.StrEnum):
     BANK_TRANSFER = "bank_transfer"
     #: Recorded by a store admin (cheque, wire seen on the bank statement, ...).
     MANUAL = "manual"
+    #: A credit note's credit applied to invoices of its account (no money moves).
+    CREDIT_NOTE = "credit_note"
 
 
 class PaymentStatus(enum.StrEnum):
@@ -87,6 +89,8 @@ class Payment(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: Why it failed or was cancelled: a decline code, an admin's reason, "expired".
     status_reason: Mapped[str | None] = mapped_column(String(500))
+    #: Method credit_note: the credit note whose credit this applies (migration 0013).
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
 
     customer: Mapped[Customer] = relationship()
     user: Mapped[User | None] = relationship()

@@ -176,6 +176,10 @@ def create_payment(
         invoice = invoices.get(allocation.invoice_id)
         if invoice is None:
             raise AmountInvalid(_l("This invoice cannot be paid here."))
+        if invoice.credit_note:
+            raise AmountInvalid(
+                _l("%(number)s is a credit note: it is not paid.", number=invoice.number)
+            )
         if invoice.currency != currency:
             raise AmountInvalid(
                 _l(
@@ -468,12 +472,18 @@ def reverse_payment(acting_user: User, payment: Payment | int, reason: str) -> P
         raise AmountInvalid(_l("Give a reason for the reversal."))
     payment = _locked(payment)
     _expect(payment, PaymentStatus.COMPLETED)
-    invoices = lock_invoices(a.invoice_id for a in payment.allocations)
+    credit_note_ids = [payment.credit_note_id] if payment.credit_note_id else []
+    invoices = lock_invoices([*(a.invoice_id for a in payment.allocations), *credit_note_ids])
     before = _settlement_snapshot(payment)
     for allocation in payment.allocations:
         invoice = invoices[allocation.invoice_id]
         invoice.amount_paid -= allocation.amount + allocation.discount_amount
         invoice.status = status_for(invoice.total, invoice.amount_paid)
+    for note_id in credit_note_ids:
+        # The credit it applied is open again on the credit note.
+        note = invoices[note_id]
+        note.amount_paid -= payment.amount
+        note.status = status_for(note.total, note.amount_paid)
     payment.status = PaymentStatus.REVERSED
     payment.reversed_at = utcnow()
     after = _settlement_snapshot(payment)
@@ -509,4 +519,91 @@ def find_payment_by_id(payment_id: int) -> Payment:
     payment = db.session.get(Payment, payment_id, populate_existing=True)
     if payment is None:
         raise AmountInvalid(_l("There is no such payment."))
+    return payment
+
+
+def settle_credit_note(
+    acting_user: User | None, credit_note: Invoice | int, allocations: list[Allocation]
+) -> Payment:
+    """Apply a credit note's open credit to open invoices of the same account: each invoice
+    is settled by its allocation, the credit note by their sum, and a completed payment of
+    method credit_note (its number from the payment sequence) records it, audited.
+
+    Locks (core/locks.py): the account, then the credit note and the invoices in id order;
+    the credit left is re-read under the lock, so two simultaneous settlements of one
+    credit note apply it once and the other is refused (409)."""
+    note_id = credit_note if isinstance(credit_note, int) else credit_note.id
+    if not allocations:
+        raise AmountInvalid(_l("Allocate the credit to at least one invoice."))
+    if len({a.invoice_id for a in allocations}) != len(allocations):
+        raise AmountInvalid(_l("Allocate to each invoice once."))
+    invoices = lock_invoices([note_id, *(a.invoice_id for a in allocations)])
+    note = invoices.get(note_id)
+    if note is None or not note.credit_note:
+        raise AmountInvalid(_l("There is no such credit note."))
+    before = {"credit_used": str(note.amount_paid)}
+    credit_left = note.total - note.amount_paid
+    total = sum((a.amount for a in allocations), Decimal(0))
+    if credit_left <= 0:
+        raise PaymentStateConflict(
+            _l("Credit note %(number)s is used up: nothing was changed.", number=note.number)
+        )
+    if total > credit_left:
+        raise AmountTooLarge(
+            _l(
+                "Credit note %(number)s has %(amount)s of credit left.",
+                number=note.number,
+                amount=format_money(credit_left, note.currency),
+            )
+        )
+    for allocation in allocations:
+        invoice = invoices.get(allocation.invoice_id)
+        if (
+            invoice is None
+            or invoice.credit_note
+            or invoice.customer_id != note.customer_id
+            or invoice.currency != note.currency
+        ):
+            raise AmountInvalid(_l("A credit note settles only open invoices of its own account."))
+        if allocation.amount <= 0 or allocation.discount:
+            raise AmountInvalid(_l("The amount must be greater than zero."))
+        if allocation.amount != quantize(allocation.amount, note.currency):
+            raise AmountInvalid(_l("Amounts are in whole cents."))
+        if invoice.status == InvoiceStatus.PAID:
+            raise InvoiceAlreadyPaid(
+                _l("Invoice %(number)s is already paid.", number=invoice.number)
+            )
+        if allocation.amount > invoice.unreserved_balance:
+            raise pending_refusal(invoice)
+        before[invoice.number] = str(invoice.amount_paid)
+        _settle(invoice, allocation.amount)
+    _settle(note, total)
+    now = utcnow()
+    payment = Payment(
+        number=next_number("payment"),
+        customer_id=note.customer_id,
+        user=acting_user,
+        method=PaymentMethod.CREDIT_NOTE,
+        status=PaymentStatus.COMPLETED,
+        amount=total,
+        currency=note.currency,
+        credit_note_id=note.id,
+        provider_reference=note.number,
+        created_at=now,
+        resolved_at=now,
+        allocations=[
+            PaymentAllocation(invoice_id=a.invoice_id, amount=a.amount, discount_amount=0)
+            for a in allocations
+        ],
+    )
+    db.session.add(payment)
+    db.session.flush()
+    after = {"credit_used": str(note.amount_paid), "payment": payment.number}
+    after.update(
+        {
+            invoices[a.invoice_id].number: str(invoices[a.invoice_id].amount_paid)
+            for a in allocations
+        }
+    )
+    audit.record(acting_user, "credit_note.settle", "invoice", note.number, before, after)
     return payment

@@ -19,7 +19,9 @@ def test_read_only_views_never_write_and_skip_the_transaction(app, demo, client,
         engine = db.engine
     marked = sorted(e for e in app.view_functions if is_read_only(app, e))
     assert marked == [
+        "billing.invoice_facturx",
         "billing.invoice_pdf",
+        "billing.invoice_ubl",
         "billing.list_invoices",
         "billing.show_invoice",
         "billing.statement_pdf",
@@ -31,6 +33,8 @@ def test_read_only_views_never_write_and_skip_the_transaction(app, demo, client,
         (f"/invoices/{number}", {}),
         (f"/invoices/{number}", FRAGMENT),
         (f"/invoices/{number}.pdf", {}),
+        (f"/invoices/{number}.ubl.xml", {}),
+        (f"/invoices/{number}.facturx.pdf", {}),
         ("/account/statement.pdf", {}),
     ]
     seen: list[tuple[str, bool | None]] = []
