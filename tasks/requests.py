@@ -40,9 +40,9 @@ from b2bshop import heartbeats, jobs
 from b2bshop.accounts import service as accounts
 from b2bshop.accounts.models import User
 from b2bshop.audit import service as audit
-from b2bshop.billing import pdf
 from b2bshop.billing.service import settlements
 from b2bshop.core.faults import crash_point
+from b2bshop.einvoice.attachments import invoice_attachments
 from b2bshop.extensions import db
 from b2bshop.requests import delivery, invitations, service
 from b2bshop.requests.models import B2BRequest, Invitation, RequestKind, RequestStatus, SentEmail
@@ -278,7 +278,8 @@ def build_invoice_email(request: B2BRequest, message_id: str, key: str) -> Email
         )
         text = render_template("emails/invoice_copy.txt", **context)
         html = render_template("emails/invoice_copy.html", **context)
-        attachment = pdf.invoice_pdf(invoice, settlements(invoice), date.today())
+        # The billed customer's preference: PDF, PDF + UBL, or Factur-X (einvoice/).
+        attachments = invoice_attachments(invoice, settlements(invoice), date.today())
     message = EmailMultiAlternatives(
         subject,
         text,
@@ -286,7 +287,8 @@ def build_invoice_email(request: B2BRequest, message_id: str, key: str) -> Email
         headers={"Message-ID": message_id, "X-B2B-Key": key},
     )
     message.attach_alternative(html, "text/html")
-    message.attach(f"{invoice.number}.pdf", attachment, "application/pdf")
+    for filename, content, mimetype in attachments:
+        message.attach(filename, content, mimetype)
     return message
 
 
