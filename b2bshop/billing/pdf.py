@@ -57,18 +57,29 @@ class _Document(FPDF):
         self.set_text_color(120, 120, 120)
         self.cell(0, 5, _("Page %(page)s", page=self.page_no()), align="C")
 
-    def heading(self, seller_name: str, seller_address: str, title: str) -> None:
+    def heading(self, seller_name: str, seller_address: str, title: str, legal: str = "") -> None:
         self.set_font("DejaVu", "B", 16)
         self.set_text_color(*BRAND)
         self.cell(0, 8, seller_name, new_x="LMARGIN", new_y="NEXT")
         self.set_font("DejaVu", "", 9)
         self.set_text_color(90, 90, 90)
         self.cell(0, 5, seller_address, new_x="LMARGIN", new_y="NEXT")
+        if legal:
+            self.cell(0, 5, legal, new_x="LMARGIN", new_y="NEXT")
         self.ln(6)
         self.set_text_color(0, 0, 0)
         self.set_font("DejaVu", "B", 14)
         self.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
         self.ln(2)
+
+    def block(self, heading: str, lines: list[str]) -> None:
+        """A labelled block of short lines: the billed customer, the payment instructions."""
+        self.set_font("DejaVu", "B", 10)
+        self.cell(0, 6, heading, new_x="LMARGIN", new_y="NEXT")
+        self.set_font("DejaVu", "", 10)
+        for line in lines:
+            self.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+        self.ln(3)
 
     def facts(self, rows: list[tuple[str, str]]) -> None:
         for label, value in rows:
@@ -119,15 +130,29 @@ def invoice_pdf(
     if pro_forma:
         doc.stamp = _("PRO FORMA – not an invoice, do not pay")
         doc.draw_stamp()
-    doc.heading(entity.name, entity.address, title)
-    facts = [
-        (_("Customer"), f"{invoice.customer.name} ({invoice.customer.number})"),
-        (_("Invoice date"), format_date(invoice.invoice_date)),
-        (_("Due date"), format_date(invoice.due_date)),
-        (_("Payment terms"), invoice.terms.name),
-        *([(_("Date"), format_date(today))] if pro_forma else []),
-    ]
-    if invoice.cash_discount_date:
+    doc.heading(entity.name, entity.postal_address, title, seller_legal_line(entity))
+    customer = invoice.customer
+    doc.block(
+        _("Bill to"),
+        [
+            f"{customer.name} ({customer.number})",
+            *([customer.postal_address] if customer.postal_address else []),
+            *(
+                [_("VAT number %(number)s", number=customer.vat_number)]
+                if customer.vat_number
+                else []
+            ),
+        ],
+    )
+    facts = [(_("Invoice date"), format_date(invoice.invoice_date))]
+    if invoice.credit_note:
+        if invoice.credited_invoice is not None:
+            facts.append((_("Corrects invoice"), invoice.credited_invoice.number))
+    else:
+        facts.append((_("Due date"), format_date(invoice.due_date)))
+        facts.append((_("Payment terms"), invoice.terms.name))
+    # The discount offer only while it runs (an invoice paid or past its date has none).
+    if invoice.cash_discount_open(today):
         facts.append(
             (
                 _("Cash discount"),
@@ -166,13 +191,21 @@ def invoice_pdf(
         totals.append((_("Paid"), "−" + money(sums.paid)))
         if sums.discount:
             totals.append((_("Cash discount"), "−" + money(sums.discount)))
-    totals.append((_("Balance"), money(invoice.balance)))
+    if not pro_forma:  # an estimate: nothing is owed on it
+        totals.append((_("Balance"), money(invoice.balance)))
     for label, value in totals:
         doc.set_font("DejaVu", "B" if label in (_("Total"), _("Balance")) else "", 10)
         doc.cell(130, 6, label, align="R")
         doc.cell(0, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
+    doc.ln(4)
+    if any(line.tax_rate == 0 for line in invoice.lines):
+        reason = entity.vat_exemption_reason or _("Exempt from VAT")
+        doc.block(_("VAT exemption"), [_("Lines at 0 %%: %(reason)s", reason=reason)])
+    if not pro_forma and not invoice.credit_note and invoice.balance > 0 and entity.iban:
+        doc.block(_("Payment instructions"), payment_instructions(invoice, today))
+    if invoice.credit_note and not pro_forma:
+        doc.block(_("Credit"), [_("This credit note is settled against your open invoices.")])
     if settlements:
-        doc.ln(4)
         doc.set_font("DejaVu", "B", 11)
         doc.cell(0, 7, _("Payments and settlements"), new_x="LMARGIN", new_y="NEXT")
         doc.grid(
@@ -192,13 +225,55 @@ def invoice_pdf(
     return bytes(doc.output())
 
 
+def seller_legal_line(entity) -> str:  # type: ignore[no-untyped-def]
+    """The seller's VAT and company registration numbers, as the law wants them printed."""
+    parts = []
+    if entity.vat_number:
+        parts.append(_("VAT number %(number)s", number=entity.vat_number))
+    if entity.registration_number:
+        parts.append(_("Company registration %(number)s", number=entity.registration_number))
+    return " · ".join(parts)
+
+
+def payment_instructions(invoice: Invoice, today: date) -> list[str]:
+    """Where and how to pay: the account, and the invoice number as the payment reference.
+    The amount is the balance, or the discounted balance while the cash discount runs."""
+    entity = invoice.customer.legal_entity
+    account = f"IBAN {entity.iban}" + (f" · BIC {entity.bic}" if entity.bic else "")
+    lines = [
+        _(
+            "Please transfer %(amount)s to %(name)s by %(date)s.",
+            amount=format_money(invoice.balance, invoice.currency),
+            date=format_date(invoice.due_date),
+            name=entity.name,
+        ),
+        account,
+        _("Payment reference: %(number)s", number=invoice.number),
+    ]
+    discount = invoice.cash_discount_available(today)
+    if discount:
+        lines.insert(
+            1,
+            _(
+                "Pay %(amount)s by %(date)s to save %(discount)s",
+                amount=format_money(invoice.payable_amount(today), invoice.currency),
+                date=format_date(invoice.cash_discount_date),
+                discount=format_money(discount, invoice.currency),
+            ),
+        )
+    return lines
+
+
 def statement_pdf(statement: Statement, customer_name: str) -> bytes:
     money = partial(format_money, currency=statement.currency or "EUR")
     labels = bucket_labels()
     doc = _Document(_("Statement of account"))
     entity = statement.accounts[0].account.legal_entity if statement.accounts else None
     doc.heading(
-        entity.name if entity else "", entity.address if entity else "", _("Statement of account")
+        entity.name if entity else "",
+        entity.postal_address if entity else "",
+        _("Statement of account"),
+        seller_legal_line(entity) if entity else "",
     )
     doc.facts([(_("Customer"), customer_name), (_("Date"), format_date(statement.today))])
     doc.grid(
