@@ -136,6 +136,10 @@ def from_env(instance_path: str) -> dict:
         "FAULT_CRASH_AT": os.environ.get("FAULT_CRASH_AT", ""),
         #: Shown on bank-transfer receipts.
         "BANK_IBAN": os.environ.get("BANK_IBAN", "NL00 BANK 0000 0000 00"),
+        #: The most e-invoices one /invoices.zip holds, per format (a Factur-X PDF takes
+        #: ~50 to 100 ms to build, a UBL file ~1 ms: both caps stay inside GUNICORN_TIMEOUT).
+        "EINVOICE_ZIP_MAX_UBL": int(os.environ.get("EINVOICE_ZIP_MAX_UBL", "500")),
+        "EINVOICE_ZIP_MAX_FACTURX": int(os.environ.get("EINVOICE_ZIP_MAX_FACTURX", "100")),
         #: Seconds between two runs of the request sync job.
         "SYNC_INTERVAL": int(os.environ.get("SYNC_INTERVAL", "60")),
         #: Jobs and delivery (README, "Jobs and email delivery"): seconds a request job may

@@ -42,7 +42,8 @@ def _party(parent: etree._Element, name: str, party: Party) -> None:
         _el(element, "ID", party.identifier)
     _el(element, "Name", party.name)
     if party.registration_number:
-        _el(_el(element, "SpecifiedLegalOrganization"), "ID", party.registration_number)
+        scheme = {"schemeID": party.registration_scheme} if party.registration_scheme else {}
+        _el(_el(element, "SpecifiedLegalOrganization"), "ID", party.registration_number, **scheme)
     _address(element, party)
     if party.endpoint_id:
         _el(

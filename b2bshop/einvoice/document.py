@@ -46,6 +46,8 @@ class Party:
     country_code: str
     vat_number: str = ""
     registration_number: str = ""
+    #: ISO 6523 ICD of the registration number (BT-30-1), from the country's register.
+    registration_scheme: str = ""
     endpoint_scheme: str = ""
     endpoint_id: str = ""
     #: The buyer's number at the seller (BT-46) for the buyer; "" for the seller.
@@ -119,6 +121,11 @@ class EDocument:
         return CREDIT_NOTE_TYPE_CODE if self.credit_note else INVOICE_TYPE_CODE
 
 
+#: The company register of each country the store sells from, as an ISO 6523 ICD: KvK (NL,
+#: which Peppol's NL-R-003 asks for), SIRENE (FR), Foretaksregisteret (NO), KBO (BE).
+REGISTRATION_SCHEMES = {"NL": "0106", "FR": "0002", "NO": "0192", "BE": "0208"}
+
+
 def category_of(rate: Decimal) -> str:
     """UNCL 5305: S standard rate; E exempt (a 0 % line, with its exemption reason)."""
     return "S" if rate > 0 else "E"
@@ -136,6 +143,7 @@ def _seller(entity: LegalEntity) -> Party:
         country_code=entity.country_code,
         vat_number=entity.vat_number,
         registration_number=entity.registration_number,
+        registration_scheme=REGISTRATION_SCHEMES.get(entity.country_code, ""),
         endpoint_scheme=entity.peppol_scheme,
         endpoint_id=entity.peppol_id,
     )

@@ -68,7 +68,8 @@ def _party(parent: etree._Element, name: str, party: Party) -> None:
     legal = _cac(element, "PartyLegalEntity")
     _cbc(legal, "RegistrationName", party.name)
     if party.registration_number:
-        _cbc(legal, "CompanyID", party.registration_number)
+        scheme = {"schemeID": party.registration_scheme} if party.registration_scheme else {}
+        _cbc(legal, "CompanyID", party.registration_number, **scheme)
 
 
 def _tax_category(parent: etree._Element, name: str, category: str, rate, reason: str = "") -> None:  # type: ignore[no-untyped-def]

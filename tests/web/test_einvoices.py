@@ -401,6 +401,8 @@ def test_seller_data_comes_from_the_legal_entity(app, client, login, cases):
     assert '<cbc:EndpointID schemeID="9944">NL812345678B01</cbc:EndpointID>' in xml
     assert "<cbc:ID>NL91ABNA0417164300</cbc:ID>" in xml
     assert "<cbc:PaymentID>" + cases["several tax rates"].number in xml
+    # Peppol NL-R-003: a Dutch seller's legal entity is its KvK number, scheme 0106.
+    assert '<cbc:CompanyID schemeID="0106">81234567</cbc:CompanyID>' in xml
 
 
 def test_invoice_numbers_only_credit_notes_have_their_own_series(app, cases):
