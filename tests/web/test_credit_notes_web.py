@@ -60,6 +60,8 @@ def test_return_credit_note_apply_and_reverse_through_the_admin(app, client, log
     assert response.status_code == 302
     note = _invoice(app, "CN-000001")
     assert note.credit_note and note.status == InvoiceStatus.UNPAID
+    listed = admin.get("/admin/invoices?q=CN-").get_data(as_text=True)
+    assert "Credit note" in listed and "Open credit" in listed
     # The buyer sees it with a negative balance, not payable.
     buyer = app.test_client()
     login(BUYER, c=buyer)
