@@ -307,7 +307,10 @@ def statement_pdf(statement: Statement, customer_name: str) -> bytes:
                     format_date(i.due_date),
                     money(i.total),
                     money(i.balance),
-                    labels[aging_bucket(i.due_date, statement.today)],
+                    # Open credit is never overdue (service.statement_of_account).
+                    labels[
+                        "not_due" if i.credit_note else aging_bucket(i.due_date, statement.today)
+                    ],
                 ]
                 for i in account_statement.invoices
             ],

@@ -6,12 +6,14 @@ two simultaneous settlements of one credit note make one effect (PostgreSQL)."""
 
 from __future__ import annotations
 
+import io
 import threading
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from flask import Flask
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from b2bshop.accounts.credit import exposure
@@ -107,7 +109,10 @@ def test_credit_note_numbers_are_their_own_gap_free_series(setup):
 def test_open_credit_is_negative_for_the_buyer_and_never_payable(setup):
     admin, customer, buyer, product = setup
     invoice = factories.invoice(customer, "300.00", days_ago=40)  # overdue
-    note = credit_notes.credit_returned_order(admin, _return(admin, customer, product, 2))
+    # Credited 40 days ago: still not overdue, and aged "not due" on the statement.
+    note = credit_notes.credit_returned_order(
+        admin, _return(admin, customer, product, 2), today=date.today() - timedelta(days=40)
+    )
     assert note.status == InvoiceStatus.UNPAID and note.balance == Decimal("-100.00")
     assert not note.is_overdue(date.today())
     db.session.commit()
@@ -129,6 +134,11 @@ def test_open_credit_is_negative_for_the_buyer_and_never_payable(setup):
     statement = service.statement_of_account(buyer)
     assert statement.total == Decimal("200.00")
     assert statement.buckets["not_due"] == Decimal("-100.00")
+    from b2bshop.billing.pdf import statement_pdf
+
+    text = PdfReader(io.BytesIO(statement_pdf(statement, customer.name))).pages[0].extract_text()
+    row = next(line for line in text.splitlines() if line.startswith(note.number))
+    assert "-€100.00" in row.replace("−", "-") and "Not due" in row
 
 
 def test_admin_applies_open_credit_to_other_invoices_of_the_account(setup):
