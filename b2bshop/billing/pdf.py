@@ -188,7 +188,8 @@ def invoice_pdf(
         # Like the invoice page: money paid and cash discount granted apart, then each
         # payment on its own row.
         sums = settled(settlements)
-        totals.append((_("Paid"), "−" + money(sums.paid)))
+        used = _("Credit used") if invoice.credit_note else _("Paid")
+        totals.append((used, "−" + money(sums.paid)))
         if sums.discount:
             totals.append((_("Cash discount"), "−" + money(sums.discount)))
     if not pro_forma:  # an estimate: nothing is owed on it

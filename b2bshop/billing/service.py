@@ -203,15 +203,18 @@ def settlements(invoice: Invoice, *, with_pending: bool = False) -> list[tuple[A
     statuses = [PaymentStatus.COMPLETED]
     if with_pending:
         statuses.append(PaymentStatus.PENDING)
+    # A credit note's are the settlements its credit made (on the invoices it went to).
+    applies_to = (
+        Payment.credit_note_id == invoice.id
+        if invoice.credit_note
+        else PaymentAllocation.invoice_id == invoice.id
+    )
     return [
         (payment, allocation)
         for payment, allocation in db.session.execute(
             select(Payment, PaymentAllocation)
             .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-            .where(
-                PaymentAllocation.invoice_id == invoice.id,
-                Payment.status.in_(statuses),
-            )
+            .where(applies_to, Payment.status.in_(statuses))
             .order_by(Payment.created_at, Payment.id)
         )
     ]

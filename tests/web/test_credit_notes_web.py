@@ -82,6 +82,12 @@ def test_return_credit_note_apply_and_reverse_through_the_admin(app, client, log
     assert response.status_code == 302
     assert _invoice(app, "CN-000001").status == InvoiceStatus.PAID
     assert _invoice(app, target).amount_paid == note.total
+    # The buyer's credit note page: the credit used, and where it went.
+    page = buyer.get("/invoices/CN-000001").get_data(as_text=True)
+    used = format_money(note.total, "EUR", Locale.parse("en"))
+    assert "Credit used" in page and page.count(used) >= 3  # total, used, the settlement
+    settlement = page[page.index("Payments and settlements") :]
+    assert "PAY-" in settlement and "Credit note" in settlement
     again = admin.post(
         "/admin/invoices/CN-000001/apply-credit", data={"invoice": target, "amount": "1.00"}
     )
