@@ -26,7 +26,7 @@ from b2bshop.payments.service import Allocation, settle_credit_note
 @bp.route("/orders/<number>/credit-note", methods=["POST"])
 @store_admin_required
 def credit_returned_order(number: str):
-    original = (request.form.get("original") or "").strip()[:20] or None
+    original = (request.form.get("original") or "").strip()[:20]
     return _order_action(
         number,
         lambda order: credit_notes.credit_returned_order(current_user, order, original),

@@ -74,12 +74,13 @@ def _settle_against(acting_user: User | None, note: Invoice, invoice: Invoice | 
 def credit_returned_order(
     acting_user: User,
     order,  # type: ignore[no-untyped-def]
-    original_number: str | None = None,
+    original_number: str,
     today: date | None = None,
 ) -> Invoice:
     """Post a credit note for what a returned order received and has not yet credited
-    (its packing slips), billed like the order's invoices. With the original invoice's
-    number, the credit note refers to it (BT-25) and settles against it while it is open.
+    (its packing slips), billed like the order's invoices. It names the original invoice
+    (BT-25; Peppol's NL-R-001 wants one on every Dutch credit note) and settles against it
+    while it is open; otherwise the credit stays open on the account.
 
     Locks (core/locks.py): the billed account, the order's slips, the original invoice,
     then the number sequences."""
@@ -104,26 +105,26 @@ def credit_returned_order(
     )
     if not slips:
         raise CreditNoteRefused(_l("Nothing received on this return is waiting for a credit note."))
-    original = None
-    if original_number:
-        original = db.session.scalar(
-            select(Invoice).where(
-                Invoice.number == original_number.strip().upper(),
-                Invoice.customer_id == account.id,
-                Invoice.document_type == DocumentType.INVOICE,
+    if not (original_number or "").strip():
+        raise CreditNoteRefused(_l("Name the original invoice of the returned goods."))
+    original = db.session.scalar(
+        select(Invoice).where(
+            Invoice.number == original_number.strip().upper(),
+            Invoice.customer_id == account.id,
+            Invoice.document_type == DocumentType.INVOICE,
+        )
+    )
+    if original is None:
+        raise CreditNoteRefused(
+            _l(
+                "%(number)s is not an invoice of %(account)s.",
+                number=original_number.strip(),
+                account=account.name,
             )
         )
-        if original is None:
-            raise CreditNoteRefused(
-                _l(
-                    "%(number)s is not an invoice of %(account)s.",
-                    number=original_number.strip(),
-                    account=account.name,
-                )
-            )
-        if original.currency != order.currency:
-            raise CreditNoteRefused(_l("The original invoice is in another currency."))
-        original = lock_invoices([original.id])[original.id]
+    if original.currency != order.currency:
+        raise CreditNoteRefused(_l("The original invoice is in another currency."))
+    original = lock_invoices([original.id])[original.id]
     lines = []
     for slip in slips:
         for slip_line in slip.lines:
@@ -158,7 +159,7 @@ def credit_returned_order(
             "customer": account.number,
             "total": note.total,
             "rma": order.rma_number,
-            "credits": original.number if original is not None else None,
+            "credits": original.number,
         },
     )
     _settle_against(acting_user, note, original)

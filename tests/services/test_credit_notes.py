@@ -52,6 +52,13 @@ def _return(admin, customer, product, qty: int):  # type: ignore[no-untyped-def]
     return order
 
 
+def _paid(customer, amount: str = "50.00"):  # type: ignore[no-untyped-def]
+    """An original invoice paid already: a credit note against it stays open credit."""
+    invoice = factories.invoice(customer, amount)
+    record_payment(None, customer, [Allocation(invoice.id, invoice.total)], PaymentMethod.MANUAL)
+    return invoice
+
+
 @pytest.fixture
 def setup(app_ctx):  # type: ignore[no-untyped-def]
     admin = factories.user(role=Role.STORE_ADMIN)
@@ -89,15 +96,32 @@ def test_returned_order_credit_note_settles_the_open_original(setup):
     actions = set(db.session.scalars(select(AuditEntry.action)))
     assert {"credit_note.post", "credit_note.settle"} <= actions
     # Nothing left to credit on that return.
-    with pytest.raises(credit_notes.CreditNoteRefused):
-        credit_notes.credit_returned_order(admin, order)
+    with pytest.raises(credit_notes.CreditNoteRefused, match="no more credit notes"):
+        credit_notes.credit_returned_order(admin, order, original.number)
+
+
+def test_a_returns_credit_note_names_its_original_invoice(setup):
+    admin, customer, _buyer, product = setup
+    order = _return(admin, customer, product, 1)
+    other = factories.invoice(factories.customer())
+    for number, refusal in (
+        ("", "Name the original invoice"),
+        (other.number, "is not an invoice of"),
+        ("INV-999999", "is not an invoice of"),
+    ):
+        with pytest.raises(credit_notes.CreditNoteRefused, match=refusal):
+            credit_notes.credit_returned_order(admin, order, number)
 
 
 def test_credit_note_numbers_are_their_own_gap_free_series(setup):
     admin, customer, _buyer, product = setup
-    factories.invoice(customer)
-    first = credit_notes.credit_returned_order(admin, _return(admin, customer, product, 1))
-    second = credit_notes.credit_returned_order(admin, _return(admin, customer, product, 1))
+    original = _paid(customer).number
+    first = credit_notes.credit_returned_order(
+        admin, _return(admin, customer, product, 1), original
+    )
+    second = credit_notes.credit_returned_order(
+        admin, _return(admin, customer, product, 1), original
+    )
     third_invoice = factories.invoice(customer)
     assert (first.number, second.number, third_invoice.number) == (
         "CN-000001",
@@ -110,14 +134,18 @@ def test_open_credit_is_negative_for_the_buyer_and_never_payable(setup):
     admin, customer, buyer, product = setup
     invoice = factories.invoice(customer, "300.00", days_ago=40)  # overdue
     # Credited 40 days ago: still not overdue, and aged "not due" on the statement.
+    paid = _paid(customer)
     note = credit_notes.credit_returned_order(
-        admin, _return(admin, customer, product, 2), today=date.today() - timedelta(days=40)
+        admin,
+        _return(admin, customer, product, 2),
+        paid.number,
+        today=date.today() - timedelta(days=40),
     )
     assert note.status == InvoiceStatus.UNPAID and note.balance == Decimal("-100.00")
     assert not note.is_overdue(date.today())
     db.session.commit()
     page = list_invoices(buyer, InvoiceFilter())
-    assert {i.number for i in page.invoices} == {invoice.number, note.number}
+    assert {i.number for i in page.invoices} == {invoice.number, paid.number, note.number}
     assert page.balance == Decimal("200.00")  # 300 owed less 100 of credit
     overdue = list_invoices(buyer, InvoiceFilter(status="overdue"))
     assert [i.number for i in overdue.invoices] == [invoice.number]
@@ -145,7 +173,9 @@ def test_admin_applies_open_credit_to_other_invoices_of_the_account(setup):
     admin, customer, _buyer, product = setup
     first, second = factories.invoice(customer, "60.00"), factories.invoice(customer, "80.00")
     other = factories.invoice(factories.customer(), "80.00")
-    note = credit_notes.credit_returned_order(admin, _return(admin, customer, product, 2))
+    note = credit_notes.credit_returned_order(
+        admin, _return(admin, customer, product, 2), _paid(customer).number
+    )
     settle_credit_note(admin, note, [Allocation(first.id, Decimal("60.00"))])
     with pytest.raises(AmountInvalid, match="own account"):
         settle_credit_note(admin, note, [Allocation(other.id, Decimal("10.00"))])
@@ -187,8 +217,8 @@ def test_reversing_a_free_text_invoice_is_a_credit_note(setup):
 
 def test_invoice_totals_count_credit_notes_negatively(setup):
     admin, customer, _buyer, product = setup
-    factories.invoice(customer, "300.00")
-    credit_notes.credit_returned_order(admin, _return(admin, customer, product, 2))
+    original = factories.invoice(customer, "300.00")
+    credit_notes.credit_returned_order(admin, _return(admin, customer, product, 2), original.number)
     db.session.flush()
     from b2bshop.billing.models import InvoiceTotals
 
@@ -239,7 +269,9 @@ def test_simultaneous_settlements_of_one_credit_note_make_one(app):
         customer = factories.customer()
         product = factories.product(price="50.00")
         invoices = [factories.invoice(customer, "100.00") for _ in range(4)]
-        note = credit_notes.credit_returned_order(admin, _return(admin, customer, product, 2))
+        note = credit_notes.credit_returned_order(
+            admin, _return(admin, customer, product, 2), _paid(customer).number
+        )
         db.session.commit()
         note_id, invoice_ids = note.id, [i.id for i in invoices]
         db.session.remove()

@@ -35,6 +35,11 @@ def test_return_credit_note_apply_and_reverse_through_the_admin(app, client, log
             .where(Invoice.customer_id == fabrikam_id, Invoice.status == InvoiceStatus.UNPAID)
             .order_by(Invoice.id)
         ).all()
+        paid = db.session.scalar(
+            select(Invoice.number)
+            .where(Invoice.customer_id == fabrikam_id, Invoice.status == InvoiceStatus.PAID)
+            .order_by(Invoice.id)
+        )
     response = admin.post(
         "/admin/orders/new",
         data={
@@ -55,8 +60,10 @@ def test_return_credit_note_apply_and_reverse_through_the_admin(app, client, log
     admin.post(f"/admin/orders/{number}/packing-slips", data={f"qty-{line_id}": "2"})
     page = admin.get(f"/admin/orders/{number}").get_data(as_text=True)
     assert "Post credit note for the returned goods" in page
-    # Without the original invoice: it stays open credit on the account.
-    response = admin.post(f"/admin/orders/{number}/credit-note", data={"original": ""})
+    # The original invoice must be named; it is paid already, so the credit stays open.
+    admin.post(f"/admin/orders/{number}/credit-note", data={"original": ""})
+    assert _invoice(app, "CN-000001") is None
+    response = admin.post(f"/admin/orders/{number}/credit-note", data={"original": paid})
     assert response.status_code == 302
     note = _invoice(app, "CN-000001")
     assert note.credit_note and note.status == InvoiceStatus.UNPAID
