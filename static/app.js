@@ -22,6 +22,31 @@
     }
   });
 
+  // The error summary takes focus, on a page load and when a swap brings one: a screen
+  // reader reads it out, and the links it holds are the next Tab stops.
+  function focusErrorSummary(root) {
+    var summary = (root || document).querySelector("[data-error-summary]");
+    if (summary) {
+      summary.focus();
+      return true;
+    }
+    return false;
+  }
+  document.addEventListener("DOMContentLoaded", function () { focusErrorSummary(); });
+
+  // A summary link focuses its field and shows the field's label above it (GOV.UK).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-error-summary] a[href^='#']");
+    if (!link) return;
+    var field = document.getElementById(link.getAttribute("href").slice(1));
+    if (!field) return;
+    event.preventDefault();
+    var label = field.id && document.querySelector("label[for='" + field.id + "']");
+    var legend = field.closest("fieldset") && field.closest("fieldset").querySelector("legend");
+    (legend || (label && label.offsetParent ? label : null) || field).scrollIntoView();
+    field.focus({ preventScroll: true });
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");
     if (button) {

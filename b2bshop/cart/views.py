@@ -48,7 +48,7 @@ def add_invoice():
     try:
         line = service.add_invoice(current_user, number, request.form.get("amount"))
     except DomainError as error:
-        if from_cart and is_htmx():
+        if from_cart:  # the cart again, the amount marked and kept (with JavaScript or not)
             db.session.rollback()
             return _cart_page(error.status_code, {number: error.message})
         return _refusal(error)
@@ -120,10 +120,8 @@ def set_quantity(line_id: int):
     try:
         service.set_item_quantity(current_user, line_id, request.form.get("qty", ""))
     except DomainError as error:
-        if is_htmx():
-            db.session.rollback()
-            return _cart_page(error.status_code, {line_id: error.message})
-        return _refusal(error)
+        db.session.rollback()
+        return _cart_page(error.status_code, {line_id: error.message})
     db.session.commit()
     if is_htmx():
         return hx_trigger(make_response(_cart_page()), "cartChanged")
