@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from b2bshop import config as config_module
 from b2bshop import jobs
-from b2bshop.core import connections
+from b2bshop.core import connections, inputs
 from b2bshop.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
 from b2bshop.i18n import format_day
 
@@ -43,6 +43,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     hops = {k: app.config[f"PROXY_FIX_{k.upper()}"] for k in ("x_for", "x_proto", "x_host")}
     if any(hops.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, **hops)  # type: ignore[method-assign]
+    # First: <int:...> routes bound to the id range, and NUL bytes refused before any hook
+    # or view reads the request (core/inputs.py).
+    inputs.init_app(app)
 
     db.init_app(app)
     _sqlite_setup(app)

@@ -10,7 +10,13 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, select
 
-from b2bshop.core.listing import ListFilterForm, keyset_page, list_response, parse_filter
+from b2bshop.core.listing import (
+    ListFilterForm,
+    int_value,
+    keyset_page,
+    list_response,
+    parse_filter,
+)
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 
@@ -50,7 +56,7 @@ def admin_list(
     title: str,
     new_url: str | None = None,
     descending: bool = True,
-    parse: Callable[[str], Any] = int,
+    parse: Callable[[str], Any] = int_value,
     options: tuple = (),
     **context: Any,
 ) -> Response:

@@ -20,6 +20,7 @@ from b2bshop.admin.forms import ORDER_TYPE_CHOICES, OrderFilterForm, OrderTypeFo
 from b2bshop.billing import pdf
 from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
+from b2bshop.core.inputs import parse_id, parse_int
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.payments.forms import UUID_RE
@@ -30,12 +31,17 @@ from b2bshop.sales.models import OrderStatus, OrderType, PackingSlip, SalesOrder
 ORDER_FORM_LINES = 6
 
 
+#: The most units one order line or packing slip line takes from the form.
+MAX_LINE_QUANTITY = 999_999
+
+
 def _whole_number(raw: str | None) -> int | None:
-    """A quantity field: blank is 0, anything but a whole number >= 0 is None (refused)."""
+    """A quantity field: blank is 0, anything but a whole number from 0 to
+    MAX_LINE_QUANTITY is None (refused)."""
     raw = (raw or "").strip()
     if not raw:
         return 0
-    return int(raw) if raw.isdigit() else None
+    return parse_int(raw, maximum=MAX_LINE_QUANTITY)
 
 
 @bp.route("/orders")
@@ -74,7 +80,8 @@ def new_order():
     products = list(db.session.scalars(select(Product).where(Product.active).order_by(Product.sku)))
     values = request.form if request.method == "POST" else request.args
     if request.method == "POST":
-        customer = db.session.get(Customer, int(values.get("customer_id") or 0) or -1)
+        customer_id = parse_id(values.get("customer_id"))
+        customer = db.session.get(Customer, customer_id) if customer_id else None
         type_values = {c.value for c in ORDER_TYPE_CHOICES}
         key = values.get("idempotency_key", "")
         idempotency_key = key if re.fullmatch(UUID_RE, key) else None
@@ -83,11 +90,11 @@ def new_order():
         bad_quantity = False
         for i in range(ORDER_FORM_LINES):
             quantity = _whole_number(values.get(f"quantity-{i}"))
-            product_id = values.get(f"product-{i}", "")
+            product_id = parse_id(values.get(f"product-{i}"))
             if quantity is None:
                 bad_quantity = True
-            elif quantity and product_id.isdigit():
-                lines.append(service.OrderLineInput(int(product_id), quantity))
+            elif quantity and product_id:
+                lines.append(service.OrderLineInput(product_id, quantity))
         if not idempotency_key:
             flash(_("This form has expired. Reload the page and try again."), "error")
         elif customer is None:
@@ -95,7 +102,10 @@ def new_order():
         elif order_type not in type_values:
             flash(_("Choose an order type."), "error")
         elif bad_quantity:
-            flash(_("Quantities must be whole numbers greater than zero."), "error")
+            flash(
+                _("Quantities must be whole numbers from 1 to %(max)s.", max=MAX_LINE_QUANTITY),
+                "error",
+            )
         else:
             customer_id = customer.id
             try:
@@ -202,11 +212,13 @@ def post_packing_slip(number: str):
     for line in order.lines:
         quantity = _whole_number(request.form.get(f"qty-{line.id}"))
         if quantity is None:
-            flash(_("Quantities must be whole numbers greater than zero."), "error")
+            flash(
+                _("Quantities must be whole numbers from 1 to %(max)s.", max=MAX_LINE_QUANTITY),
+                "error",
+            )
             return redirect(url_for(".show_order", number=number))
         quantities[line.id] = quantity
-    seen = request.form.get("slips_seen", "")
-    slips_seen = int(seen) if seen.isdigit() else None
+    slips_seen = parse_int(request.form.get("slips_seen"))
     return _order_action(
         number,
         lambda order: service.post_packing_slip(
@@ -265,7 +277,7 @@ def list_packing_slips():
 @bp.route("/packing-slips/invoice", methods=["POST"])
 @store_admin_required
 def invoice_packing_slips():
-    ids = [int(v) for v in request.form.getlist("slip") if v.isdigit()]
+    ids = [i for i in map(parse_id, request.form.getlist("slip")) if i is not None]
     try:
         number = unit_of_work.run(lambda: service.invoice_packing_slips(current_user, ids).number)
     except DomainError as error:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, render_template
+from decimal import Decimal
+
+from flask import Flask, current_app, g, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from b2bshop.core.inputs import InputRefused
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
+from b2bshop.money import plain_decimal
 
 
 def register(app: Flask) -> None:
@@ -28,6 +32,33 @@ def register(app: Flask) -> None:
         return render_template(
             "errors/generic.html", title=_("Please try again"), message=message
         ), 400
+
+    @app.errorhandler(InputRefused)
+    def input_refused(error: InputRefused):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        return render_template(
+            "errors/generic.html", title=_("That did not work"), message=error.message
+        ), 400
+
+    @app.errorhandler(400)
+    def bad_request(error):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        message = _("The request could not be understood. Reload the page and try again.")
+        return render_template(
+            "errors/generic.html", title=_("Please try again"), message=message
+        ), 400
+
+    @app.errorhandler(413)
+    def too_large(error):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        limit = Decimal(current_app.config["MAX_CONTENT_LENGTH"] or 0) / 2**20
+        message = _(
+            "What you sent is too large: at most %(size)s MB. Send less at a time.",
+            size=plain_decimal(limit.quantize(Decimal("0.1"))),
+        )
+        return render_template(
+            "errors/generic.html", title=_("That did not work"), message=message
+        ), 413
 
     @app.errorhandler(429)
     def too_many(error):  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from flask import Response, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
 
+from b2bshop.core.inputs import int_in_range, parse_int
 from b2bshop.extensions import db
 from b2bshop.htmx import is_htmx, render
 
@@ -37,12 +38,21 @@ def encode_cursor(value: object, row_id: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def int_value(text: str) -> int:
+    """An integer sort value (an id) from a cursor, within its column's range."""
+    value = parse_int(text)
+    if value is None:
+        raise ValueError(text)
+    return value
+
+
 def decode_cursor(token: str, parse: Callable[[str], Any] = str) -> tuple[Any, int]:
     """(sort value, id) from a cursor; `parse` turns the value back into its type."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         value, row_id = json.loads(raw)
-        if not isinstance(row_id, int) or not isinstance(value, str):
+        # Within the id column's range, and no NUL: PostgreSQL would refuse either (500).
+        if not int_in_range(row_id, 1) or not isinstance(value, str) or "\x00" in value:
             raise BadCursor(token)
         return parse(value), row_id
     except (ValueError, TypeError, binascii.Error, ArithmeticError) as exc:
@@ -99,7 +109,7 @@ def keyset_page(
     descending: bool = True,
     after: str | None = None,
     before: str | None = None,
-    parse: Callable[[str], Any] = int,
+    parse: Callable[[str], Any] = int_value,
     limit: int = PAGE_SIZE,
     count: bool = True,
     options: tuple = (),

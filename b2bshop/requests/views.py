@@ -18,6 +18,7 @@ from flask_login import current_user, login_user
 from b2bshop.accounts import sessions
 from b2bshop.accounts.access import buyer_required
 from b2bshop.billing.service import get_visible_invoice
+from b2bshop.core.inputs import parse_id
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.htmx import hx_trigger, is_htmx, render
@@ -97,13 +98,13 @@ def users():
             elif action == "change":
                 service.request_change_user(
                     current_user,
-                    request.form.get("user_id", type=int),
+                    parse_id(request.form.get("user_id")),
                     _permissions_from_form(),
                     locale,
                 )
             elif action == "remove":
                 service.request_remove_user(
-                    current_user, request.form.get("user_id", type=int), locale
+                    current_user, parse_id(request.form.get("user_id")), locale
                 )
             else:
                 abort(400)
