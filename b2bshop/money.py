@@ -102,22 +102,56 @@ def quantize(amount: Decimal, currency: str = "EUR") -> Decimal:
     return Decimal(amount).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
-def parse_amount(text: str | None, currency: str) -> Decimal | None:
-    """A user-typed amount as Decimal, or None when it is not a number with at most the
-    currency's decimals. Accepts a decimal comma ("12,50") as typed in fr, nb and nl."""
+#: What a MONEY column holds: Numeric(18, 2) is 16 digits before the point and 2 after.
+MONEY_PLACES = 2
+MONEY_INTEGER_DIGITS = 16
+
+
+def fits_money(amount: Decimal) -> bool:
+    """Whether a computed amount (a total, a line) fits a MONEY column: a sum of amounts that
+    each fit may not."""
+    return amount.is_finite() and (not amount or amount.adjusted() < MONEY_INTEGER_DIGITS)
+
+
+def parse_decimal(text: object, *, places: int, integer_digits: int) -> Decimal | None:
+    """A user-typed number as Decimal (with `places` decimals), or None unless it is a
+    finite number with at most `places` decimals and `integer_digits` digits before the
+    point: what a Numeric(integer_digits + places, places) column holds, so it never
+    reaches the database to be refused there, or rounded. Accepts a decimal comma ("12,50")
+    as typed in fr, nb and nl, blanks between digit groups and an exponent ("1e3");
+    refuses "NaN", "Infinity", "1e20" (too large) and "0.001" (too precise)."""
     if text is None:
         return None
-    cleaned = str(text).strip().replace("\u00a0", "").replace(" ", "")
+    cleaned = str(text).strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
     if "," in cleaned and "." not in cleaned:
         cleaned = cleaned.replace(",", ".")
+    if len(cleaned) > 64:
+        return None
     try:
         value = Decimal(cleaned)
-        # "12.500" is fine, "12.505" has more decimals than the currency has.
-        if not value.is_finite() or value != value.quantize(minor_unit(currency)):
-            return None
     except InvalidOperation:
         return None
-    return value
+    # adjusted(): the power of ten of the first digit, so "1e999999999" costs no arithmetic.
+    if not value.is_finite() or (value and value.adjusted() >= integer_digits):
+        return None
+    # "12.500" is fine, "12.505" has more decimals than the column keeps.
+    step = Decimal(1).scaleb(-places)
+    try:
+        quantized = value.quantize(step)
+    except InvalidOperation:
+        return None
+    return quantized if quantized == value else None
+
+
+def parse_amount(text: object, currency: str | None = None) -> Decimal | None:
+    """A user-typed amount as Decimal, or None when it is not a number a MONEY column holds
+    with at most the currency's decimals (the column's two without a currency). The one
+    parser of money typed by buyers (cart amounts and totals) and store admins (prices,
+    credit limits, payments, free text lines): core/fields.py's AmountField uses it."""
+    places = MONEY_PLACES
+    if currency is not None:
+        places = min(places, get_currency_precision(currency))
+    return parse_decimal(text, places=places, integer_digits=MONEY_INTEGER_DIGITS)
 
 
 def allocate(total: Decimal, weights: list[Decimal], currency: str = "EUR") -> list[Decimal]:

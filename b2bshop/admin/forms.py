@@ -8,7 +8,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
     HiddenField,
     IntegerField,
     SearchField,
@@ -28,6 +27,8 @@ from wtforms.validators import (
 )
 
 from b2bshop.billing.forms import STATUS_CHOICES
+from b2bshop.core.fields import AmountField, RateField
+from b2bshop.core.inputs import INT32_MAX, coerce_id
 from b2bshop.core.listing import ListFilterForm
 from b2bshop.payments.forms import UUID_RE
 
@@ -152,12 +153,14 @@ class CustomerForm(FlaskForm):
     email = StringField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
     currency = SelectField(_l("Currency"), choices=CURRENCIES, default="EUR")
     # Not checked against the choices here: the service refuses with a clearer message.
-    payment_terms_id = SelectField(_l("Payment terms"), coerce=int, validate_choice=False)
-    credit_limit = DecimalField(
-        _l("Credit limit"), places=2, default=0, validators=[InputRequired(), NumberRange(min=0)]
+    payment_terms_id = SelectField(
+        _l("Payment terms"), coerce=coerce_id, validate_choice=False, validators=[InputRequired()]
+    )
+    credit_limit = AmountField(
+        _l("Credit limit"), default=0, validators=[InputRequired(), NumberRange(min=0)]
     )
     invoice_account_id = SelectField(
-        _l("Invoice account"), coerce=int, default=0, validate_choice=False
+        _l("Invoice account"), coerce=coerce_id, default=0, validate_choice=False
     )
     active = BooleanField(_l("Active"), default=True)
 
@@ -168,14 +171,15 @@ class TermsForm(FlaskForm):
     net_days = IntegerField(
         _l("Net days"), validators=[InputRequired(), NumberRange(min=0, max=365)]
     )
-    cash_discount_percent = DecimalField(
+    cash_discount_percent = RateField(
         _l("Cash discount percent"),
-        places=2,
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=99.99)],
     )
     cash_discount_days = IntegerField(
-        _l("Cash discount days"), default=0, validators=[InputRequired(), NumberRange(min=0)]
+        _l("Cash discount days"),
+        default=0,
+        validators=[InputRequired(), NumberRange(min=0, max=365)],
     )
     active = BooleanField(_l("Active"), default=True)
 
@@ -184,16 +188,17 @@ class ProductForm(FlaskForm):
     sku = StringField(_l("SKU"), validators=[DataRequired(), Length(max=40)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
-    price = DecimalField(_l("Price"), places=2, validators=[InputRequired(), NumberRange(min=0)])
+    price = AmountField(_l("Price"), validators=[InputRequired(), NumberRange(min=0)])
     currency = SelectField(_l("Currency"), choices=CURRENCIES, default="EUR")
-    tax_rate = DecimalField(
+    tax_rate = RateField(
         _l("Tax rate"),
-        places=2,
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=99.99)],
     )
     stock_on_hand = IntegerField(
-        _l("Stock on hand"), default=0, validators=[InputRequired(), NumberRange(min=0)]
+        _l("Stock on hand"),
+        default=0,
+        validators=[InputRequired(), NumberRange(min=0, max=INT32_MAX)],
     )
     active = BooleanField(_l("Active"), default=True)
 
@@ -207,7 +212,7 @@ class OrderTypeForm(FlaskForm):
 
 
 class FreeTextHeaderForm(FlaskForm):
-    customer_id = SelectField(_l("Customer"), coerce=int)
+    customer_id = SelectField(_l("Customer"), coerce=coerce_id)
     invoice_date = DateField(_l("Invoice date"), validators=[DataRequired()])
 
 

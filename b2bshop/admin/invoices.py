@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -28,7 +27,7 @@ from b2bshop.billing.models import DraftStatus, FreeTextInvoice, Invoice, Invoic
 from b2bshop.billing.service import settlements
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
-from b2bshop.money import plain_decimal
+from b2bshop.money import parse_amount, parse_decimal, plain_decimal
 
 #: Line rows on the free text invoice form.
 FREE_TEXT_LINES = 5
@@ -115,16 +114,13 @@ def _free_text_lines(form_data) -> tuple[list[free_text.FreeTextLineInput], bool
     for i in range(FREE_TEXT_LINES):
         account = (form_data.get(f"account-{i}") or "").strip()
         description = (form_data.get(f"description-{i}") or "").strip()
-        amount_raw = (form_data.get(f"amount-{i}") or "").strip().replace(",", ".")
-        tax_raw = (form_data.get(f"tax-{i}") or "").strip().replace(",", ".")
+        amount_raw = (form_data.get(f"amount-{i}") or "").strip()
+        tax_raw = (form_data.get(f"tax-{i}") or "").strip()
         if not (description or amount_raw):
             continue
-        try:
-            amount = Decimal(amount_raw)
-            tax_rate = Decimal(tax_raw) if tax_raw else None
-            if not (amount.is_finite() and (tax_rate is None or tax_rate.is_finite())):
-                raise InvalidOperation
-        except InvalidOperation:
+        amount = parse_amount(amount_raw)
+        tax_rate = parse_decimal(tax_raw, places=2, integer_digits=3) if tax_raw else None
+        if amount is None or (tax_raw and tax_rate is None):
             bad = True
             continue
         lines.append(free_text.FreeTextLineInput(account, description, amount, tax_rate))
@@ -144,7 +140,13 @@ def _edit_free_text(draft: FreeTextInvoice | None):  # type: ignore[no-untyped-d
     if header.validate_on_submit():
         lines, bad = _free_text_lines(request.form)
         if bad:
-            flash(_("Amounts and tax rates must be numbers, e.g. 1250.00 and 21."), "error")
+            flash(
+                _(
+                    "Enter amounts such as 1250.00, with at most 16 digits before the "
+                    "decimal point and two after, and tax rates such as 21."
+                ),
+                "error",
+            )
         else:
             try:
                 saved = free_text.save_draft(

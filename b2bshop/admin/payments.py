@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -19,8 +18,10 @@ from b2bshop.admin.common import admin_list, bp, customer_matches, get_or_404, r
 from b2bshop.admin.forms import ManualPaymentForm, PaymentFilterForm, ReasonForm
 from b2bshop.billing.models import Invoice, InvoiceStatus
 from b2bshop.core import unit_of_work
+from b2bshop.core.inputs import parse_id
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
+from b2bshop.money import parse_amount
 from b2bshop.payments import service
 from b2bshop.payments.models import Payment, PaymentMethod, PaymentStatus
 
@@ -129,8 +130,8 @@ def reverse_payment(number: str):
 @store_admin_required
 def new_payment():
     """Step 1: pick the customer (GET ?customer_id=); step 2: allocate to its open invoices."""
-    customer_id = request.values.get("customer_id", "")
-    customer = get_or_404(Customer, int(customer_id)) if customer_id.isdigit() else None
+    customer_id = parse_id(request.values.get("customer_id"))
+    customer = get_or_404(Customer, customer_id) if customer_id else None
     form = ManualPaymentForm()
     if request.method == "GET":
         form.idempotency_key.data = str(uuid.uuid4())
@@ -150,26 +151,28 @@ def new_payment():
         # Every amount the form sent, not only the invoices still open: a resent form whose
         # first submit paid an invoice in full must find that payment again by its key.
         posted = sorted(
-            (int(key.removeprefix("amount-")), key)
+            (invoice_id, key)
             for key in request.form
             if key.startswith("amount-")
-            and key.removeprefix("amount-").isdigit()
-            and len(key) <= len("amount-") + 18  # within a 64-bit id
+            and (invoice_id := parse_id(key.removeprefix("amount-"))) is not None
         )
         for invoice_id, key in posted:
-            raw = (request.form.get(key) or "").strip().replace(",", ".")
+            raw = (request.form.get(key) or "").strip()
             if not raw:
                 continue
-            try:
-                amount = Decimal(raw)
-                if not amount.is_finite():
-                    raise InvalidOperation
-            except InvalidOperation:
+            amount = parse_amount(raw)
+            if amount is None:
                 bad = True
                 break
             allocations.append(service.Allocation(invoice_id, amount))
         if bad:
-            flash(_("Amounts must be numbers, e.g. 1250.00."), "error")
+            flash(
+                _(
+                    "Enter amounts such as 1250.00, with at most 16 digits before the "
+                    "decimal point and two after."
+                ),
+                "error",
+            )
         else:
             customer_id = customer.id
             try:

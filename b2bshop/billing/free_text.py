@@ -24,7 +24,7 @@ from b2bshop.billing.service import LineInput, build_invoice, post_invoice
 from b2bshop.core.locks import lock_accounts, lock_rows
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
-from b2bshop.money import quantize
+from b2bshop.money import fits_money, quantize
 
 
 class FreeTextInvalid(DomainError):
@@ -52,6 +52,10 @@ def active_ledger_accounts() -> list[LedgerAccount]:
     )
 
 
+#: What the description column holds (an invoice line's is as long).
+DESCRIPTION_MAX = FreeTextLine.__table__.c.description.type.length
+
+
 def _validate(customer: Customer, lines: list[FreeTextLineInput]) -> None:
     """Every field of every line, so a draft that saves also posts (SPEC B8)."""
     if not customer.active:
@@ -64,7 +68,19 @@ def _validate(customer: Customer, lines: list[FreeTextLineInput]) -> None:
             raise FreeTextInvalid(_l("Line %(line)s: choose a ledger account.", line=no))
         if not line.description.strip():
             raise FreeTextInvalid(_l("Line %(line)s: a description is required.", line=no))
-        if line.amount <= 0 or quantize(line.amount, customer.currency) != line.amount:
+        if len(line.description.strip()) > DESCRIPTION_MAX:
+            raise FreeTextInvalid(
+                _l(
+                    "Line %(line)s: the description is longer than %(max)s characters.",
+                    line=no,
+                    max=DESCRIPTION_MAX,
+                )
+            )
+        if (
+            not fits_money(line.amount)
+            or line.amount <= 0
+            or quantize(line.amount, customer.currency) != line.amount
+        ):
             raise FreeTextInvalid(
                 _l(
                     "Line %(line)s: the amount must be greater than zero, in whole cents.",
@@ -77,6 +93,13 @@ def _validate(customer: Customer, lines: list[FreeTextLineInput]) -> None:
             raise FreeTextInvalid(
                 _l("Line %(line)s: the tax rate must be from 0 to under 100 %%.", line=no)
             )
+    net = sum((line.amount for line in lines), Decimal(0))
+    # Net plus each line's tax as the invoice will round it (billing/service.py).
+    total = sum((quantize(ln.amount * ln.tax_rate / 100, customer.currency) for ln in lines), net)
+    if not fits_money(total):
+        raise FreeTextInvalid(
+            _l("This invoice's total is more than one invoice can hold. Split it into several.")
+        )
 
 
 def save_draft(

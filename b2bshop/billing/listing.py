@@ -27,7 +27,7 @@ from b2bshop.billing.service import visible_accounts
 from b2bshop.core import listing as core_listing
 from b2bshop.core.listing import PAGE_SIZE, BadCursor
 from b2bshop.extensions import db
-from b2bshop.money import quantize
+from b2bshop.money import parse_amount, quantize
 
 #: sort name -> (column, descending)
 SORTS: dict[str, tuple[Any, bool]] = {
@@ -108,7 +108,15 @@ def filter_conditions(flt: InvoiceFilter, today: date) -> list[ColumnElement[boo
     return conditions
 
 
-_PARSERS = {"due_date": date.fromisoformat, "total": Decimal, "number": str}
+def _amount(text: str) -> Decimal:
+    """An amount sort value from a cursor, as a MONEY column holds it."""
+    value = parse_amount(text)
+    if value is None:
+        raise ValueError(text)
+    return value
+
+
+_PARSERS = {"due_date": date.fromisoformat, "total": _amount, "number": str}
 
 
 def encode_cursor(invoice: Invoice, sort: str) -> str:

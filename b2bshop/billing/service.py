@@ -21,7 +21,7 @@ from b2bshop.billing.models import (
 )
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
-from b2bshop.money import quantize
+from b2bshop.money import fits_money, quantize
 from b2bshop.numbering import next_number
 
 
@@ -90,6 +90,10 @@ def open_items_summary(user: User, today: date | None = None) -> OpenItemsSummar
     )
 
 
+class InvoiceTooLarge(DomainError):
+    """A total beyond what a MONEY column holds (each line fits; their sum may not)."""
+
+
 class CurrencyRefused(DomainError):
     status_code = 409
 
@@ -149,6 +153,10 @@ def build_invoice(
         subtotal += net
         tax += line_tax
     invoice.subtotal, invoice.tax, invoice.total = subtotal, tax, subtotal + tax
+    if not fits_money(invoice.total):
+        raise InvoiceTooLarge(
+            _l("This invoice's total is more than one invoice can hold. Split it into several.")
+        )
     if terms.has_cash_discount:
         invoice.cash_discount_date = invoice_date + timedelta(days=terms.cash_discount_days)
         invoice.cash_discount_amount = quantize(

@@ -21,7 +21,7 @@ from b2bshop.core.idempotency import fingerprint
 from b2bshop.core.locks import lock_accounts, lock_rows
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
-from b2bshop.money import Money, quantize
+from b2bshop.money import Money, fits_money, quantize
 from b2bshop.numbering import next_number
 from b2bshop.sales.models import (
     OrderStatus,
@@ -183,6 +183,10 @@ def place_order(
             )
         )
     order.total = total
+    if not fits_money(gross):
+        raise OrderInvalid(
+            _l("This order's total is more than one order can hold. Split it into several.")
+        )
     if order_type not in (OrderType.JOURNAL, OrderType.RETURNED_ORDER):
         check_credit(customer, Money(gross, currency))
     if confirm:
