@@ -47,8 +47,26 @@ class EmailTaken(DomainError):
     pass
 
 
+class EmailInvalid(DomainError):
+    pass
+
+
 def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
+
+
+def valid_email(email: str) -> str:
+    """The address normalized, when the email-validator library accepts its syntax (no DNS
+    lookup); else EmailInvalid. Every address a user is created with, or a user types for
+    a new user, goes through here or through WTForms' Email() (the same library)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    email = normalize_email(email)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise EmailInvalid(_l("Enter a valid email address, such as name@example.com.")) from error
+    return email
 
 
 def hash_password(password: str) -> str:
@@ -128,7 +146,7 @@ def create_user(
     may_pay_invoices: bool = True,
     locale: str | None = None,
 ) -> User:
-    email = normalize_email(email)
+    email = valid_email(email)
     if find_user_by_email(email) is not None:
         raise EmailTaken(_l("A user with this email address already exists."))
     user = User(
@@ -238,8 +256,9 @@ CUSTOMER_AUDITED = [
 def save_customer(acting_user: User, customer: Customer | None, data: CustomerInput) -> Customer:
     """Create or edit a customer. Its invoice account is never itself, never a cycle."""
     number = data.number.strip().upper()
-    if not number or not data.name.strip() or "@" not in data.email:
+    if not number or not data.name.strip() or not data.email.strip():
         raise CustomerInvalid(_l("A customer needs a number, a name and an email address."))
+    email = valid_email(data.email)
     if data.credit_limit < 0:
         raise CustomerInvalid(_l("The credit limit cannot be negative."))
     clash = select(Customer.id).where(func.upper(Customer.number) == number)
@@ -247,7 +266,7 @@ def save_customer(acting_user: User, customer: Customer | None, data: CustomerIn
         clash = clash.where(Customer.id != customer.id)
     if db.session.scalar(clash) is not None:
         raise CustomerInvalid(_l("Another customer has the number %(number)s.", number=number))
-    terms = db.session.get(PaymentTerms, data.payment_terms_id)
+    terms = db.session.get(PaymentTerms, data.payment_terms_id) if data.payment_terms_id else None
     if terms is None or not terms.active:
         raise CustomerInvalid(_l("Choose active payment terms."))
     before = snapshot(customer, CUSTOMER_AUDITED) if customer is not None else None
@@ -265,7 +284,7 @@ def save_customer(acting_user: User, customer: Customer | None, data: CustomerIn
         )
     customer.number = number
     customer.name = data.name.strip()
-    customer.email = normalize_email(data.email)
+    customer.email = email
     customer.currency = data.currency
     customer.payment_terms = terms
     customer.credit_limit = data.credit_limit

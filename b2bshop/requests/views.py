@@ -17,6 +17,7 @@ from flask_login import current_user, login_user
 
 from b2bshop.accounts import sessions
 from b2bshop.accounts.access import buyer_required
+from b2bshop.accounts.service import valid_email
 from b2bshop.billing.service import get_visible_invoice
 from b2bshop.core.inputs import parse_id
 from b2bshop.errors import DomainError
@@ -90,7 +91,7 @@ def users():
             if action == "add":
                 service.request_add_user(
                     current_user,
-                    request.form.get("email", ""),
+                    valid_email(request.form.get("email", "")),
                     request.form.get("name", ""),
                     _permissions_from_form(),
                     locale,
