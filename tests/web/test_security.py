@@ -196,9 +196,8 @@ def test_sign_out_everywhere_ends_every_session_of_the_user(app, demo, login):
     laptop = login("buyer@contoso.example", c=app.test_client())
     phone = login("buyer@contoso.example", c=app.test_client())
     colleague = login("ap@contoso.example", c=app.test_client())
-    assert 'action="/account/sign-out-everywhere"' in laptop.get("/account").get_data(
-        as_text=True
-    )
+    account_page = laptop.get("/account").get_data(as_text=True)
+    assert 'action="/account/sign-out-everywhere"' in account_page
     assert laptop.post("/account/sign-out-everywhere").status_code == 302
     for client in (laptop, phone):
         assert client.get("/invoices").status_code == 302
