@@ -33,7 +33,9 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo --if-empty
 	@echo "b2bshop: http://$(HOST):$(PORT)  (sign in as buyer@contoso.example / demo)"
-	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT) --no-reload --with-threads
+	@# Links in emails point where this server answers, unless STORE_URL says otherwise.
+	STORE_URL=$${STORE_URL:-http://$(HOST):$(PORT)} SESSION_COOKIE_SECURE=0 \
+		$(FLASK) run --host $(HOST) --port $(PORT) --no-reload --with-threads
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -78,7 +80,17 @@ def add_invoices():
             total=request.form.get("total"),
         )
     except DomainError as error:
-        return _refusal(error)
+        if is_htmx():
+            return _refusal(error)
+        # The invoice list again (its filter is in the form's action), the refusal in its
+        # error summary: no dead end, nothing typed lost.
+        from b2bshop.billing.views import _render_list
+
+        db.session.rollback()
+        flash(error.message, "error")
+        response = make_response(_render_list(date.today()))
+        response.status_code = error.status_code
+        return response
     db.session.commit()
     message = ngettext(
         "%(num)d invoice is in your cart.", "%(num)d invoices are in your cart.", len(result.added)

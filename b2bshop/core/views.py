@@ -46,6 +46,12 @@ def set_locale():
     return response
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links: the SVG icon, not a 404."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/dialog/close")
 def close_dialog():
     """Cancel in an HTMX dialog: swap it for nothing (the link works without JS too)."""

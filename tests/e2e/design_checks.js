@@ -2,6 +2,8 @@
 // - WCAG 2.5.8 as this store applies it: every control (button, field, checkbox, button-like
 //   link, nav and pager link) is at least 24 x 24 CSS px; a checkbox or radio may count its
 //   label. axe accepts a smaller target with enough space around it; we do not.
+// - WCAG 2.4.4 / 2.4.9: repeated links and buttons have names that say which row they act on:
+//   two links of one name go to one place, two buttons of one name send the same form.
 // - WCAG 1.4.11: a field's border, and the border of a button that has no fill of its own,
 //   at least 3:1 against what is around it; the focus ring at least 3:1 against it too.
 // Returns a list of problems, each "what — selector — figures".
@@ -117,6 +119,30 @@
     const r = ratio(over(parse(s.outlineColor), around), around);
     if (r < 3) problems.push(`focus ring under 3:1 — ${name(el)} — ${r.toFixed(2)}:1 (${s.outlineColor})`);
   }
+  // Names that do not say which row: the same name for different links or different forms.
+  const accessibleName = (el) =>
+    (el.getAttribute("aria-label") || el.textContent || "").replace(/\s+/g, " ").trim();
+  const seen = new Map();
+  for (const el of [...document.querySelectorAll("a[href], button")].filter(visible)) {
+    if (el.closest("dialog") && !el.closest("dialog").open) continue;
+    const label = accessibleName(el);
+    let what;
+    if (el.tagName === "A") what = el.getAttribute("href");
+    else {
+      const form = el.form;
+      const hidden = form
+        ? [...form.querySelectorAll("input[type=hidden]:not([name=csrf_token])")].map((i) => `${i.name}=${i.value}`)
+        : [];
+      what = [form ? form.getAttribute("action") : "", el.name, el.value, ...hidden].join("&");
+    }
+    const key = `${el.tagName}:${label}`;
+    if (!seen.has(key)) seen.set(key, new Set());
+    seen.get(key).add(what);
+  }
+  for (const [key, targets] of seen) {
+    if (targets.size > 1) problems.push(`same name, ${targets.size} different targets — ${key}`);
+  }
+
   if (active && active !== document.body) active.focus({ preventScroll: true });
   else document.activeElement && document.activeElement.blur();
   return [...new Set(problems)];

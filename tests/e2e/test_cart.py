@@ -68,7 +68,7 @@ def pay_invoice_from_list(page: Page, status: str) -> tuple[str, Decimal]:
     before = int(badge(page).inner_text())
 
     page.evaluate("window.__marker = 1")
-    row.get_by_role("button", name="Pay invoice", exact=True).click()
+    row.get_by_role("button", name=f"Pay invoice {number}", exact=True).click()
     cell = page.locator(f"#pay-{number}")
     # Partially paid and overdue invoices are past their cash-discount date: the cart
     # proposes the whole balance.
@@ -189,7 +189,9 @@ def test_items_are_refused_while_invoices_are_in_the_cart(
     sku = (cell.get_attribute("id") or "").removeprefix("add-")
     assert sku, "no add-to-cart cell in the catalog"
     page.evaluate("window.__marker = 3")
-    cell.get_by_role("button", name="Add to cart", exact=True).click()
+    product = cell.locator("xpath=ancestor::tr").locator("td[data-label='Product']")
+    name = product.inner_text().strip()
+    cell.get_by_role("button", name=f"Add to cart {name}", exact=True).click()
     refusal = cell.locator(".add-result [role='alert']")
     expect(refusal).to_contain_text(
         "Your cart holds invoices to pay. Finish that payment or empty the cart before "
@@ -233,7 +235,7 @@ def test_order_items_on_account(
     assert stock >= 2, (sku, stock)
     page.evaluate("window.__marker = 4")
     page.locator(f"#qty-{sku}").fill("2")
-    cell.get_by_role("button", name="Add to cart", exact=True).click()
+    cell.get_by_role("button", name=f"Add to cart {name}", exact=True).click()
     added = cell.locator(".add-result")
     expect(added).to_contain_text(f"2 × {name} in your cart")
     expect(added.get_by_role("link", name="Cart", exact=True)).to_have_attribute("href", "/cart")

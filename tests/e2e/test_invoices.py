@@ -98,7 +98,7 @@ def test_invoice_and_statement_pdfs(
     row = page.locator(ROWS).first
     number = (row.get_attribute("id") or "").removeprefix("invoice-")
     assert re.fullmatch(r"INV-\d+", number), number
-    href = row.get_by_role("link", name="PDF", exact=True).get_attribute("href")
+    href = row.get_by_role("link", name=f"PDF {number}", exact=True).get_attribute("href")
     assert href == f"/invoices/{number}.pdf"
 
     # Served inline (a browser would show it in its viewer): fetch it with the page's cookies.

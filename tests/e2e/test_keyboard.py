@@ -88,7 +88,7 @@ def test_sign_in_filter_pay_change_amount_and_check_out_by_keyboard(
     # Pay invoice: the button gives way to the result; focus goes to its Checkout link.
     row = page.locator(ROWS).first
     number = (row.get_attribute("id") or "").removeprefix("invoice-")
-    pay = row.get_by_role("button", name=re.compile("^Pay invoice"))
+    pay = row.get_by_role("button", name=f"Pay invoice {number}", exact=True)
     tab_to(page, pay)
     page.keyboard.press("Enter")
     result = page.locator(f"#pay-{number}")
@@ -152,7 +152,7 @@ def test_request_invoice_by_keyboard_the_dialog_gives_focus_back(
     page.reload()
     row = page.locator(ROWS).first
     number = (row.get_attribute("id") or "").removeprefix("invoice-")
-    link = row.get_by_role("link", name=re.compile("^Request invoice"))
+    link = row.get_by_role("link", name=f"Request invoice {number}", exact=True)
     dialog = page.locator("#dialog dialog")
 
     # Open: focus moves into the dialog, onto its first control.

@@ -97,7 +97,7 @@ def test_request_invoice_by_email_and_follow_it_until_completed(
     row = page.locator(ROWS).first
     number = (row.get_attribute("id") or "").removeprefix("invoice-")
     assert re.fullmatch(r"INV-\d+", number), number
-    request_link = row.get_by_role("link", name="Request invoice", exact=True)
+    request_link = row.get_by_role("link", name=f"Request invoice {number}", exact=True)
     dialog = page.locator("#dialog dialog")
     page.evaluate("window.__marker = 1")
 
