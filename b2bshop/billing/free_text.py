@@ -4,7 +4,7 @@ tax rate, never an item. Written as a draft (printable pro forma), then posted."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -56,8 +56,15 @@ def active_ledger_accounts() -> list[LedgerAccount]:
 DESCRIPTION_MAX = FreeTextLine.__table__.c.description.type.length
 
 
-def _validate(customer: Customer, lines: list[FreeTextLineInput]) -> None:
+#: How far from today a free text invoice may be dated: its due date must exist too (a draft
+#: dated 9999-12-31 could not be posted, nor printed).
+DATE_RANGE = timedelta(days=3660)
+
+
+def _validate(customer: Customer, invoice_date: date, lines: list[FreeTextLineInput]) -> None:
     """Every field of every line, so a draft that saves also posts (SPEC B8)."""
+    if abs(invoice_date - date.today()) > DATE_RANGE:
+        raise FreeTextInvalid(_l("The invoice date must be within ten years of today."))
     if not customer.active:
         raise FreeTextInvalid(_l("Customer %(name)s is not active.", name=customer.name))
     if not lines:
@@ -110,7 +117,7 @@ def save_draft(
     lines: list[FreeTextLineInput],
 ) -> FreeTextInvoice:
     """Create or replace a draft. A posted one never changes."""
-    _validate(customer, lines)
+    _validate(customer, invoice_date, lines)
     if draft is None:
         draft = FreeTextInvoice(status=DraftStatus.DRAFT)
         db.session.add(draft)
@@ -168,7 +175,7 @@ def post_draft(acting_user: User, draft: FreeTextInvoice) -> Invoice:
     lock_rows(FreeTextInvoice, [draft.id])
     if draft.status != DraftStatus.DRAFT:
         raise AlreadyPosted(_l("This free text invoice is already posted."))
-    _validate(draft.customer, _inputs(draft))
+    _validate(draft.customer, draft.invoice_date, _inputs(draft))
     invoice = post_invoice(
         draft.customer, _line_inputs(draft), draft.invoice_date, kind=InvoiceKind.FREE_TEXT
     )

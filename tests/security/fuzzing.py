@@ -98,6 +98,8 @@ MUST = [
     "0.001",
     "x" * 600,
     "2024-13-45",
+    "9999-12-31",
+    "0001-01-01",
     "bogus",
     "",
 ]
@@ -134,8 +136,6 @@ CORPUS = [
     "1e-30",
     "0000-00-00",
     "2024-02-30",
-    "0001-01-01",
-    "9999-12-31",
     "10000-01-01",
     "yesterday",
     "-amount",
@@ -187,7 +187,9 @@ class Target:
 def targets(app: Flask) -> list[Target]:
     """Every rule and every method it answers (HEAD and OPTIONS are Werkzeug's own)."""
     found = []
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+    # Rules without arguments first: what they create (a draft, an order) is then among the
+    # rows the others' arguments point at.
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (bool(r.arguments), r.rule)):
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append(Target(rule.rule, rule.endpoint, method, tuple(rule.arguments)))
     return found
@@ -235,14 +237,19 @@ def real_path_values(app: Flask) -> dict[tuple[str, str], list[str]]:
 
 
 class _PageParser(HTMLParser):
-    """Forms (action, method, fields with their rendered values) and links of a page."""
+    """Forms and links of a page. A form is (action, method, fields with their rendered
+    values, variant): a form with several named submit buttons (Save, Post) is one form per
+    button, as a browser sends only the one clicked; a radio group sends its checked value
+    (else its first)."""
 
     def __init__(self, page_url: str) -> None:
         super().__init__(convert_charrefs=True)
         self.page_url = page_url
-        self.forms: list[tuple[str, str, list[tuple[str, str]]]] = []
+        self.forms: list[tuple[str, str, list[tuple[str, str]], str]] = []
         self.links: list[str] = []
         self._form: tuple[str, str, list[tuple[str, str]]] | None = None
+        self._buttons: list[tuple[str, str]] = []
+        self._radios: dict[str, int] = {}
         self._select: str | None = None
         self._select_values: list[tuple[str, bool]] = []
         self._textarea: str | None = None
@@ -255,16 +262,24 @@ class _PageParser(HTMLParser):
         elif tag == "form":
             action = a.get("action") or self.page_url
             self._form = (action, (a.get("method") or "get").upper(), [])
+            self._buttons, self._radios = [], {}
         elif self._form is None:
             return
         elif tag == "input" and a.get("name"):
-            kind = a.get("type", "text")
-            if kind in ("checkbox", "radio") and "checked" not in a and "value" not in a:
-                return
-            value = a.get("value", "on" if kind == "checkbox" else "")
-            self._form[2].append((a["name"], value))
+            kind, name = a.get("type", "text"), a["name"]
+            if kind == "radio":
+                if name not in self._radios:
+                    self._radios[name] = len(self._form[2])
+                    self._form[2].append((name, a.get("value", "on")))
+                elif "checked" in a:
+                    self._form[2][self._radios[name]] = (name, a.get("value", "on"))
+            elif kind == "submit":
+                self._buttons.append((name, a.get("value", "")))
+            else:
+                value = a.get("value", "on" if kind == "checkbox" else "")
+                self._form[2].append((name, value))
         elif tag == "button" and a.get("name"):
-            self._form[2].append((a["name"], a.get("value", "")))
+            self._buttons.append((a["name"], a.get("value", "")))
         elif tag == "select" and a.get("name"):
             self._select, self._select_values = a["name"], []
         elif tag == "option" and self._select is not None:
@@ -278,11 +293,18 @@ class _PageParser(HTMLParser):
 
     def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
         if tag == "form" and self._form is not None:
-            self.forms.append(self._form)
+            action, method, fields = self._form
+            for button in self._buttons or [None]:
+                variant = f"{button[0]}={button[1]}" if button else ""
+                self.forms.append((action, method, fields + ([button] if button else []), variant))
             self._form = None
         elif tag == "select" and self._select is not None and self._form is not None:
+            # The selected option, or (a placeholder such as "Choose a customer" selected, as
+            # fill() does for empty fields) the first real one.
             options = self._select_values
-            chosen = [v for v, selected in options if selected] or [v for v, _ in options if v]
+            chosen = [v for v, selected in options if selected and v] or [
+                v for v, _ in options if v
+            ]
             self._form[2].append((self._select, chosen[0] if chosen else ""))
             self._select = None
         elif tag == "textarea" and self._textarea is not None and self._form is not None:
@@ -326,11 +348,19 @@ class Baselines:
 
     found: dict[tuple[str, str], list[Baseline]] = field(default_factory=dict)
 
-    def add(self, endpoint: str, method: str, fields: list[tuple[str, str]]) -> None:
+    shapes: dict[tuple[str, str], set] = field(default_factory=dict)
+
+    def add(
+        self, endpoint: str, method: str, fields: list[tuple[str, str]], variant: str = ""
+    ) -> None:
+        """Forms of one shape (field names and submit button) once: the invoice list has a
+        Pay form per row."""
         fields = [(n, v) for n, v in fields if n != "csrf_token"]
         known = self.found.setdefault((endpoint, method), [])
-        shape = sorted({n for n, _ in fields})
-        if all(sorted({n for n, _ in b}) != shape for b in known) and len(known) < 6:
+        seen = self.shapes.setdefault((endpoint, method), set())
+        shape = (tuple(sorted({n for n, _ in fields})), variant)
+        if shape not in seen and len(known) < 6:
+            seen.add(shape)
             known.append(tuple(fields))
 
     def of(self, target: Target) -> list[Baseline]:
@@ -353,16 +383,16 @@ def harvest(app: Flask, client: FlaskClient, reals: dict, baselines: Baselines) 
             html = response.get_data(as_text=True)
         parser = _PageParser(url)
         parser.feed(html)
-        pages = [(action, method, fields) for action, method, fields in parser.forms]
-        pages += [(href, "GET", []) for href in parser.links]
-        for action, method, fields in pages:
+        pages = list(parser.forms)
+        pages += [(href, "GET", [], "") for href in parser.links]
+        for action, method, fields, variant in pages:
             parts = urlsplit(action)
             try:
                 endpoint, _args = adapter.match(parts.path, method=method)
             except HTTPException:
                 continue
             fields = fields + parse_qsl(parts.query, keep_blank_values=True)
-            baselines.add(endpoint, method, [(n, v) for n, v in fields])
+            baselines.add(endpoint, method, fields, variant)
 
 
 # --- Requests ---
@@ -395,8 +425,12 @@ def explicit_requests(target: Target, reals: dict, baselines: Baselines) -> Iter
             yield FuzzRequest(target, target.url({**path, arg: value}))
     # The first forms of each kind (the Hypothesis pass draws from all of them).
     for baseline in baselines.of(target)[:EXPLICIT_FORMS]:
-        names = list(dict.fromkeys(n for n, _ in baseline))
-        for name in names:
+        # Numbered rows (amount-0 ... amount-4, qty-<line id>) are one field to the view:
+        # the first row of each is mutated here.
+        stems = {}
+        for name, _value in baseline:
+            stems.setdefault(re.sub(r"-[0-9]+$", "-#", name), name)
+        for name in stems.values():
             values = MUST + (CURSORS if name in ("after", "before") else [])
             for value in values:
                 fields = [(n, value if n == name else v) for n, v in baseline_fields(baseline)]

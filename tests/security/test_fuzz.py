@@ -97,7 +97,7 @@ def _form(client, page: str, action: str) -> dict[str, str]:
     parser = _PageParser(page)
     with client.get(page) as response:
         parser.feed(response.get_data(as_text=True))
-    for form_action, _method, fields in parser.forms:
+    for form_action, _method, fields, _variant in parser.forms:
         if urlsplit(form_action).path == action:
             return dict(baseline_fields(tuple(fields)))
     raise AssertionError(f"no form posting to {action} on {page}")
