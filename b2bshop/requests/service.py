@@ -14,6 +14,7 @@ from b2bshop.accounts.models import User
 from b2bshop.audit import service as audit
 from b2bshop.billing.models import Invoice
 from b2bshop.billing.service import visible_invoices
+from b2bshop.core.inputs import int_in_range
 from b2bshop.errors import DomainError, NotFound
 from b2bshop.extensions import db
 from b2bshop.heartbeats import utcnow
@@ -256,13 +257,10 @@ def _require_buyer_admin(user: User) -> None:
 
 #: Ids are 64-bit integers in both databases; a bigger number names no user (and the
 #: drivers would refuse to send it).
-MAX_ID = 2**63 - 1
-
-
 def _customer_user(admin: User, user_id: int | None) -> User:
     """A user of the admin's own customer account; anyone else is not found."""
     user = None
-    if user_id is not None and 0 < user_id <= MAX_ID:
+    if user_id is not None and int_in_range(user_id, minimum=1):  # ids are 32-bit columns
         user = db.session.scalar(
             select(User).where(
                 User.id == user_id, User.customer_id == admin.customer_id, User.active.is_(True)
