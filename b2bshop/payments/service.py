@@ -226,26 +226,8 @@ def create_payment(
     return payment
 
 
-def record_payment(
-    acting_user: User | None,
-    customer: Customer,
-    allocations: list[Allocation],
-    method: PaymentMethod,
-    *,
-    status: PaymentStatus = PaymentStatus.COMPLETED,
-    idempotency_key: str | None = None,
-    provider_reference: str | None = None,
-) -> Payment:
-    """create_payment() under its older name (demo data and tests use it)."""
-    return create_payment(
-        acting_user,
-        customer,
-        allocations,
-        method,
-        status=status,
-        idempotency_key=idempotency_key,
-        provider_reference=provider_reference,
-    )
+#: The older name, kept for the demo data and tests.
+record_payment = create_payment
 
 
 def _locked(payment: Payment | int) -> Payment:
