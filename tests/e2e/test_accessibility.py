@@ -287,6 +287,23 @@ def test_admin_pages_have_no_axe_violations(
         page.locator("form.form-grid button[type=submit]").click()
         page.wait_for_load_state()
         scan(state)
+    for path, link, state in [
+        ("/admin/payment-terms", "#admin-list tbody a", "edit payment terms"),
+        ("/admin/products", "#admin-list tbody a", "edit product"),
+    ]:
+        page.goto(path)
+        page.locator(link).first.click()
+        page.wait_for_load_state()
+        scan(state)
+    page.goto("/admin/free-text/new")
+    page.locator("#customer_id").select_option(index=1)
+    page.locator("#ft-account-0").select_option(index=1)
+    page.locator("#ft-description-0").fill("Consulting, November")
+    page.locator("#ft-amount-0").fill("1250.00")
+    page.locator("#ft-tax-0").fill("21")
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url(re.compile(r"/admin/free-text/\d+$"))
+    scan("free text invoice, draft saved")
     page.goto("/admin/orders/new")
     page.get_by_role("button", name="Create order").click()
     page.wait_for_load_state()

@@ -40,6 +40,14 @@ def expect_focus(page: Page, target: Locator) -> None:
     expect(target).to_be_focused()
 
 
+def settled(page: Page) -> None:
+    """htmx has finished its swap: the new content's listeners are on (keys typed in the
+    few milliseconds before would reach a form that sends nothing)."""
+    expect(
+        page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")
+    ).to_have_count(0)
+
+
 def test_sign_in_filter_pay_change_amount_and_check_out_by_keyboard(
     demo: None, page: Page, live_server: str
 ) -> None:
@@ -115,6 +123,7 @@ def test_sign_in_filter_pay_change_amount_and_check_out_by_keyboard(
     amount = page.get_by_label(f"Amount to pay for {number}", exact=True)
     expect_focus(page, amount)
     expect(amount).to_have_attribute("aria-invalid", "true")
+    settled(page)
 
     # A good amount, sent with Tab (the change event): focus is where Tab took it, the
     # amount's Update button, found again in the swapped cart; the total is announced.
