@@ -85,7 +85,7 @@ def credit_returned_order(
     Locks (core/locks.py): the billed account, the order's slips, the original invoice,
     then the number sequences."""
     from b2bshop.sales.models import OrderType, PackingSlip
-    from b2bshop.sales.service import OPEN_STATES, _after_invoicing
+    from b2bshop.sales.service import OPEN_STATES, _after_invoicing, bill_slips
 
     today = today or date.today()
     account = billed_account(order.customer)
@@ -125,20 +125,7 @@ def credit_returned_order(
     if original.currency != order.currency:
         raise CreditNoteRefused(_l("The original invoice is in another currency."))
     original = lock_invoices([original.id])[original.id]
-    lines = []
-    for slip in slips:
-        for slip_line in slip.lines:
-            order_line = slip_line.order_line
-            lines.append(
-                LineInput(
-                    description=f"{order_line.product.name} ({order.rma_number}, {slip.number})",
-                    sku=order_line.product.sku,
-                    quantity=Decimal(slip_line.quantity),
-                    unit_price=order_line.unit_price,
-                    tax_rate=order_line.tax_rate,
-                )
-            )
-            order_line.invoiced_quantity += slip_line.quantity
+    lines = bill_slips(slips, lambda slip: f"{order.rma_number}, {slip.number}")
     note = _post(
         account,
         lines,

@@ -3,7 +3,7 @@ invoices (SPEC B5, B8). Services take the acting user, flush and never commit.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -395,20 +395,7 @@ def invoice_packing_slips(
     customer = first.customer
     if len({order.currency for order in orders.values()}) > 1:
         raise OrderInvalid(_l("Packing slips invoiced together must be in one currency."))
-    lines = []
-    for slip in slips:
-        for slip_line in slip.lines:
-            order_line = slip_line.order_line
-            lines.append(
-                LineInput(
-                    description=f"{order_line.product.name} ({slip.number})",
-                    sku=order_line.product.sku,
-                    quantity=Decimal(slip_line.quantity),
-                    unit_price=order_line.unit_price,
-                    tax_rate=order_line.tax_rate,
-                )
-            )
-            order_line.invoiced_quantity += slip_line.quantity
+    lines = bill_slips(slips, lambda slip: slip.number)
     invoice = post_invoice(
         billed_account(customer),
         lines,
@@ -435,6 +422,29 @@ def invoice_packing_slips(
     )
     db.session.flush()
     return invoice
+
+
+def bill_slips(
+    slips: list[PackingSlip], reference: Callable[[PackingSlip], str]
+) -> list[LineInput]:
+    """The document lines of delivered (or received) packing slips, each naming its slip by
+    `reference`; every slip line counts as billed on its order line. Invoices and credit
+    notes both bill this way."""
+    lines = []
+    for slip in slips:
+        for slip_line in slip.lines:
+            order_line = slip_line.order_line
+            lines.append(
+                LineInput(
+                    description=f"{order_line.product.name} ({reference(slip)})",
+                    sku=order_line.product.sku,
+                    quantity=Decimal(slip_line.quantity),
+                    unit_price=order_line.unit_price,
+                    tax_rate=order_line.tax_rate,
+                )
+            )
+            order_line.invoiced_quantity += slip_line.quantity
+    return lines
 
 
 def _after_invoicing(order: SalesOrder) -> None:
