@@ -45,6 +45,9 @@ class OrderInvalid(DomainError):
 class OrderLineInput:
     product_id: int
     quantity: int
+    #: A price fixed before the order (a quotation's quoted price); None takes the
+    #: product's price for this customer.
+    unit_price: Decimal | None = None
 
 
 #: Orders that can still change: everything before Invoiced (or Cancelled).
@@ -115,7 +118,9 @@ def place_order(
     if any(line.quantity < 0 for line in lines):
         raise OrderInvalid(_l("Quantities must be whole numbers greater than zero."))
     request = fingerprint(
-        order_type.value, customer.id, sorted((ln.product_id, ln.quantity) for ln in lines)
+        order_type.value,
+        customer.id,
+        sorted((ln.product_id, ln.quantity, str(ln.unit_price)) for ln in lines),
     )
     account = billed_account(customer)
     # Step 2 of the lock order; a double submit waits here, then finds the first order.
@@ -168,15 +173,16 @@ def place_order(
                     currency=currency,
                 )
             )
-        amount = quantize(product.price * line.quantity, currency)
+        unit_price = product.price if line.unit_price is None else line.unit_price
+        amount = quantize(unit_price * line.quantity, currency)
         total += amount
-        gross += line_gross(product.price, line.quantity, product.tax_rate, currency)
+        gross += line_gross(unit_price, line.quantity, product.tax_rate, currency)
         order.lines.append(
             SalesOrderLine(
                 line_no=line_no,
                 product=product,
                 quantity=line.quantity,
-                unit_price=product.price,
+                unit_price=unit_price,
                 amount=amount,
                 tax_rate=product.tax_rate,
                 backorder_quantity=line.quantity,
