@@ -11,6 +11,7 @@ from b2bshop.core.listing import ListFilterForm
 
 STATUS_CHOICES = [
     SelectChoice("", _l("All")),
+    SelectChoice("open", _l("Open (not paid in full)")),
     SelectChoice("unpaid", _l("Unpaid")),
     SelectChoice("partially_paid", _l("Partially paid")),
     SelectChoice("paid", _l("Paid")),

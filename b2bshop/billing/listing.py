@@ -37,7 +37,7 @@ SORTS: dict[str, tuple[Any, bool]] = {
     "-amount": (Invoice.total, True),
     "number": (Invoice.number, False),
 }
-STATUSES = {"unpaid", "partially_paid", "paid", "overdue"}
+STATUSES = {"unpaid", "partially_paid", "paid", "overdue", "open"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,9 @@ def filter_conditions(flt: InvoiceFilter, today: date) -> list[ColumnElement[boo
     conditions: list[ColumnElement[bool]] = []
     if flt.status == "overdue":
         conditions += [Invoice.status != InvoiceStatus.PAID, Invoice.due_date < today, is_invoice()]
+    elif flt.status == "open":
+        # What the "Open invoices" tiles count: anything not paid in full.
+        conditions.append(Invoice.status != InvoiceStatus.PAID)
     elif flt.status in STATUSES:
         conditions.append(Invoice.status == InvoiceStatus(flt.status))
     if flt.due_from:
@@ -178,7 +181,7 @@ def _totals_statement(ids: list[int], flt: InvoiceFilter, conditions: list, toda
             Invoice.customer_id.in_(ids), *conditions
         )
     open_statuses = [InvoiceStatus.UNPAID.value, InvoiceStatus.PARTIALLY_PAID.value]
-    if flt.status == "overdue":
+    if flt.status in ("overdue", "open"):
         statuses = open_statuses
     else:
         statuses = [flt.status] if flt.status else [s.value for s in InvoiceStatus]

@@ -250,6 +250,23 @@ def customer_users(admin: User) -> list[User]:
     )
 
 
+def pending_user_additions(admin: User) -> list[B2BRequest]:
+    """Users asked for and not there yet; a held request stays among them, as it stays
+    pending on the buyer's request list (nothing tells the buyer why)."""
+    _require_buyer_admin(admin)
+    return list(
+        db.session.scalars(
+            select(B2BRequest)
+            .where(
+                B2BRequest.customer_id == admin.customer_id,
+                B2BRequest.kind == RequestKind.ADD_USER,
+                B2BRequest.status.in_((RequestStatus.PENDING, RequestStatus.PROCESSING)),
+            )
+            .order_by(B2BRequest.id)
+        )
+    )
+
+
 def _require_buyer_admin(user: User) -> None:
     if not user.is_buyer_admin:
         raise NotBuyerAdmin(_l("Only your account's administrator manages its users."))

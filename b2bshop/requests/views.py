@@ -111,11 +111,7 @@ def users():
                 abort(400)
         except DomainError as error:
             db.session.rollback()
-            return render_template(
-                "requests/users.html",
-                users=service.customer_users(current_user),
-                error=error.message,
-            ), error.status_code
+            return _users_page(error=error.message), error.status_code
         db.session.commit()
         flash(
             _(
@@ -125,7 +121,18 @@ def users():
             "success",
         )
         return redirect(url_for(".users"))
-    return render_template("requests/users.html", users=service.customer_users(current_user))
+    return _users_page(settled=is_htmx())
+
+
+def _users_page(**context):  # type: ignore[no-untyped-def]
+    pending = service.pending_user_additions(current_user)
+    context["settled"] = context.get("settled") and not pending
+    return render_template(
+        "requests/users.html",
+        users=service.customer_users(current_user),
+        pending_users=pending,
+        **context,
+    )
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
