@@ -18,6 +18,13 @@ from b2bshop.catalog.models import Product
 from b2bshop.heartbeats import JobHeartbeat
 from b2bshop.numbering import NumberSequence
 from b2bshop.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus
+from b2bshop.quotations.models import (
+    Quotation,
+    QuotationEmail,
+    QuotationEmailKind,
+    QuotationLine,
+    QuotationStatus,
+)
 from b2bshop.requests.models import (
     B2BRequest,
     Invitation,
@@ -33,6 +40,7 @@ from b2bshop.sales.models import (
     SalesOrder,
     SalesOrderLine,
 )
+from b2bshop.suggestions.models import SuggestionKind, SuggestionRule
 
 __all__ = [
     "AuditEntry",
@@ -63,12 +71,19 @@ __all__ = [
     "PaymentStatus",
     "PaymentTerms",
     "Product",
+    "Quotation",
+    "QuotationEmail",
+    "QuotationEmailKind",
+    "QuotationLine",
+    "QuotationStatus",
     "RequestKind",
     "RequestStatus",
     "Role",
     "SalesOrder",
     "SalesOrderLine",
     "SentEmail",
+    "SuggestionKind",
+    "SuggestionRule",
     "User",
     "UserSession",
 ]

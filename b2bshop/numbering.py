@@ -21,6 +21,7 @@ SEQUENCES = {
     "rma": "RMA-",
     "packing_slip": "PS-",
     "credit_note": "CN-",
+    "quotation": "QU-",
 }
 
 

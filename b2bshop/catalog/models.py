@@ -30,3 +30,5 @@ class Product(db.Model):
     #: Units in the warehouse; orders beyond it become backorders, never a negative stock.
     stock_on_hand: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    #: A product group for up-sell and cross-sell rules (suggestions/), "" for none.
+    category: Mapped[str] = mapped_column(String(60), default="", server_default="", index=True)
