@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -40,6 +41,9 @@ class Cart(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     #: What the cart holds now: items or invoices (SPEC A7); None while it is empty.
     kind: Mapped[CartKind | None] = mapped_column(enum_type(CartKind, "cart_kind", 10))
+    #: When the buyer wants the items shipped: prices are for this date (a sales agreement
+    #: applies only inside its validity) and the order carries it. None: as soon as possible.
+    requested_ship_date: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, server_default=func.now(), onupdate=func.now()
     )

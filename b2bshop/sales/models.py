@@ -75,6 +75,9 @@ class SalesOrder(db.Model):
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     #: Return merchandise authorization: given automatically to returned orders (SPEC B5).
     rma_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    #: When the buyer wants it shipped: a sales agreement prices the order only when this
+    #: date is inside its validity; backorders wait oldest requested date first.
+    requested_ship_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
     customer: Mapped[Customer] = relationship()
@@ -132,6 +135,19 @@ class SalesOrderLine(db.Model):
     delivered_quantity: Mapped[int] = mapped_column(Integer, default=0)
     #: Posted on customer invoices so far; delivered - invoiced is the invoice remainder.
     invoiced_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    #: The product's list price when ordered, beside the unit price charged.
+    list_price: Mapped[Decimal | None] = mapped_column(MONEY)
+    #: Where the unit price came from (pricing.service.PriceSource) and its reference
+    #: ("SA-000012"); None on lines from before pricing recorded it.
+    price_source: Mapped[str | None] = mapped_column(String(20))
+    price_reference: Mapped[str | None] = mapped_column(String(40))
+    #: The sales agreement line that priced this line: its fulfilment counts it. No foreign
+    #: key (SQLite drops a column only without one); only an on-hold agreement, which never
+    #: priced anything, can lose a line.
+    sales_agreement_line_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: An admin's reprioritization of a backorder: lower goes first; None waits by its
+    #: order's requested ship date.
+    allocation_priority: Mapped[int | None] = mapped_column(Integer)
 
     order: Mapped[SalesOrder] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
@@ -139,6 +155,19 @@ class SalesOrderLine(db.Model):
     @property
     def deliver_remainder(self) -> int:
         return self.quantity - self.delivered_quantity
+
+    @property
+    def reserved_quantity(self) -> int:
+        """Allocated to this line and not yet delivered: the next packing slip ships it."""
+        return self.quantity - self.backorder_quantity - self.delivered_quantity
+
+    @property
+    def price_label(self) -> str:
+        from b2bshop.pricing.service import price_label
+
+        return price_label(
+            self.price_source, self.price_reference, self.unit_price, self.list_price
+        )
 
     @property
     def invoice_remainder(self) -> int:

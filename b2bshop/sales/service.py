@@ -23,6 +23,7 @@ from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.money import Money, fits_money, quantize
 from b2bshop.numbering import next_number
+from b2bshop.pricing import service as pricing
 from b2bshop.sales.models import (
     OrderStatus,
     OrderType,
@@ -46,8 +47,10 @@ class OrderLineInput:
     product_id: int
     quantity: int
     #: A price fixed before the order (a quotation's quoted price); None takes the
-    #: product's price for this customer.
+    #: product's price for this customer from pricing.service.
     unit_price: Decimal | None = None
+    #: What fixed unit_price (a quotation number), shown as the line's price source.
+    price_reference: str | None = None
 
 
 #: Orders that can still change: everything before Invoiced (or Cancelled).
@@ -98,6 +101,7 @@ def place_order(
     today: date | None = None,
     idempotency_key: str | None = None,
     confirm: bool = False,
+    requested_ship_date: date | None = None,
 ) -> SalesOrder:
     """The one way an order is placed, from the storefront or the back office.
 
@@ -110,6 +114,10 @@ def place_order(
     before anything is reserved; journals and returns owe nothing and skip it. Locks follow
     core/locks.py: account, products, then the number sequences. A resubmitted form (same
     user and key) gets the first order back; the same key with other lines is refused.
+
+    Prices: a line without a fixed unit_price is priced by pricing.service for the
+    customer on the requested ship date (today when there is none); the line records the
+    price's source.
     """
     today = today or date.today()
     lines = [line for line in lines if line.quantity]
@@ -121,6 +129,7 @@ def place_order(
         order_type.value,
         customer.id,
         sorted((ln.product_id, ln.quantity, str(ln.unit_price)) for ln in lines),
+        *([requested_ship_date.isoformat()] if requested_ship_date else []),
     )
     account = billed_account(customer)
     # Step 2 of the lock order; a double submit waits here, then finds the first order.
@@ -156,7 +165,19 @@ def place_order(
         currency=currency,
         idempotency_key=idempotency_key,
         request_fingerprint=request,
+        requested_ship_date=requested_ship_date,
     )
+    # One batch for all lines: a constant number of queries however long the order.
+    prices = pricing.price_lines(
+        customer,
+        [
+            pricing.PriceRequest(products[ln.product_id], ln.quantity)
+            for ln in lines
+            if ln.unit_price is None and ln.product_id in products
+        ],
+        requested_ship_date or today,
+    )
+    priced = iter(prices)
     total = quantize(Decimal(0), currency)
     gross = quantize(Decimal(0), currency)
     for line_no, line in enumerate(lines, start=1):
@@ -173,7 +194,15 @@ def place_order(
                     currency=currency,
                 )
             )
-        unit_price = product.price if line.unit_price is None else line.unit_price
+        if line.unit_price is None:
+            price = next(priced)
+            unit_price = price.unit.amount
+            source, reference = price.source.value, price.reference
+            agreement_line_id = price.sales_agreement_line_id
+        else:
+            unit_price = line.unit_price
+            source, reference = pricing.PriceSource.FIXED.value, line.price_reference
+            agreement_line_id = None
         amount = quantize(unit_price * line.quantity, currency)
         total += amount
         gross += line_gross(unit_price, line.quantity, product.tax_rate, currency)
@@ -186,6 +215,10 @@ def place_order(
                 amount=amount,
                 tax_rate=product.tax_rate,
                 backorder_quantity=line.quantity,
+                list_price=product.price,
+                price_source=source,
+                price_reference=reference,
+                sales_agreement_line_id=agreement_line_id,
             )
         )
     order.total = total
