@@ -22,7 +22,7 @@ from b2bshop.accounts.models import enum_type
 from b2bshop.billing.models import Invoice
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
-from b2bshop.money import MONEY, Money, quantize
+from b2bshop.money import MONEY, Money
 
 
 class CartKind(enum.StrEnum):
@@ -113,10 +113,31 @@ class CartLine(db.Model):
         return self.invoice.currency if self.invoice is not None else self.product.currency
 
     @property
+    def price(self):  # type: ignore[no-untyped-def]
+        """This item's pricing.service.Price for the cart's customer and requested ship date.
+
+        cart.service.get_cart prices every line in one batch and leaves the result here; a
+        line priced before its quantity changed (a quantity break) is priced again."""
+        price = self.__dict__.get("_price")
+        if price is None or price.quantity != self.quantity:
+            from b2bshop.accounts.models import User
+            from b2bshop.pricing.service import price_for
+
+            user = db.session.get(User, self.cart.user_id)
+            price = price_for(
+                user.customer if user else None,
+                self.product,
+                self.quantity,
+                self.cart.requested_ship_date,
+            )
+            self.__dict__["_price"] = price
+        return price
+
+    @property
     def line_total(self) -> Decimal:
         if self.kind == CartKind.INVOICE:
             return self.amount
-        return quantize(self.product.price * self.quantity, self.product.currency)
+        return self.price.amount.amount
 
     cart: Mapped[Cart] = relationship(
         back_populates="lines", primaryjoin="Cart.id == CartLine.cart_id", foreign_keys=[cart_id]

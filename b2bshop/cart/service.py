@@ -25,6 +25,7 @@ from b2bshop.catalog.models import Product
 from b2bshop.errors import DomainError, NotFound
 from b2bshop.extensions import db
 from b2bshop.money import format_money, parse_amount, quantize
+from b2bshop.pricing import service as pricing
 
 MAX_QUANTITY = 9999
 
@@ -59,7 +60,59 @@ def get_cart(user: User, *, lock: bool = False) -> Cart | None:
     )
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return db.session.scalar(stmt)
+    cart = db.session.scalar(stmt)
+    if cart is not None:
+        price_items(user, cart)
+    return cart
+
+
+def price_items(user: User, cart: Cart) -> None:
+    """Price every item line at once (pricing.service, constant queries) for the buyer's
+    customer on the cart's requested ship date; each line keeps its Price (CartLine.price)."""
+    items = [line for line in cart.lines if line.kind == CartKind.ITEM]
+    if not items:
+        return
+    prices = pricing.price_lines(
+        user.customer,
+        [pricing.PriceRequest(line.product, line.quantity) for line in items],
+        cart.requested_ship_date,
+    )
+    for line, price in zip(items, prices, strict=True):
+        line.__dict__["_price"] = price
+
+
+#: How far ahead a buyer may ask for shipment.
+MAX_SHIP_DAYS = 730
+
+
+class ShipDateRefused(DomainError):
+    status_code = 422
+
+
+def set_requested_ship_date(user: User, text: str | None, today: date | None = None) -> Cart:
+    """The date the buyer wants the items shipped: empty means as soon as possible. Prices
+    are for this date, so a sales agreement applies only when it is inside its validity."""
+    today = today or date.today()
+    if not user.may_order:
+        raise NotPermitted(_l("Your user may not place orders."))
+    value = (text or "").strip()
+    chosen = None
+    if value:
+        try:
+            chosen = date.fromisoformat(value)
+        except ValueError:
+            raise ShipDateRefused(
+                _l("Enter the requested ship date as a date, for example 2027-03-31.")
+            ) from None
+        if chosen < today:
+            raise ShipDateRefused(_l("The requested ship date cannot be in the past."))
+        if (chosen - today).days > MAX_SHIP_DAYS:
+            raise ShipDateRefused(_l("The requested ship date is at most two years ahead."))
+    cart = _cart_for_update(user)
+    cart.requested_ship_date = chosen
+    db.session.flush()
+    price_items(user, cart)
+    return cart
 
 
 def line_count(user: User) -> int:
@@ -375,4 +428,5 @@ def empty_cart(user: User) -> None:
     cart.lines.clear()
     db.session.flush()
     cart.kind = None
+    cart.requested_ship_date = None
     db.session.flush()

@@ -140,6 +140,22 @@ def set_quantity(line_id: int):
     return redirect(url_for("cart.show_cart"))
 
 
+@bp.route("/cart/ship-date", methods=["POST"])
+@buyer_required("may_order")
+def set_ship_date():
+    """The requested ship date: the cart again, priced for that date."""
+    try:
+        service.set_requested_ship_date(current_user, request.form.get("requested_ship_date"))
+    except DomainError as error:
+        db.session.rollback()
+        return _cart_page(error.status_code, {"ship_date": error.message})
+    db.session.commit()
+    if is_htmx():
+        return hx_trigger(make_response(_cart_page()), "cartChanged")
+    flash(_("The requested ship date is saved; prices are for that date."), "success")
+    return redirect(url_for("cart.show_cart"))
+
+
 @bp.route("/cart/lines/<int:line_id>/remove", methods=["POST"])
 @buyer_required()
 def remove_line(line_id: int):

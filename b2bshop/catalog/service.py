@@ -4,6 +4,7 @@ deactivate, and delete only what nothing uses."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -14,6 +15,7 @@ from b2bshop.cart.models import CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
+from b2bshop.pricing.service import Price, PriceRequest, price_lines
 from b2bshop.sales.models import SalesOrderLine
 
 
@@ -23,6 +25,13 @@ def search_products(query: str | None, limit: int = 100) -> list[Product]:
         pattern = f"%{query.strip()}%"
         stmt = stmt.where(or_(Product.name.ilike(pattern), Product.sku.ilike(pattern)))
     return list(db.session.scalars(stmt.order_by(Product.name).limit(limit)))
+
+
+def catalog_prices(user: User, products: list[Product], on: date | None = None) -> dict[int, Price]:
+    """Each product's price for the user's customer (one unit, today), in one batch: the
+    catalog shows what the cart will charge. A store admin sees list prices."""
+    prices = price_lines(user.customer, [PriceRequest(p) for p in products], on)
+    return {price.product_id: price for price in prices}
 
 
 class ProductInvalid(DomainError):

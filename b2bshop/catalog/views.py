@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from b2bshop.catalog import service
 from b2bshop.htmx import render
@@ -14,4 +14,11 @@ bp = Blueprint("catalog", __name__)
 def list_products():
     query = request.args.get("q", "").strip()[:100]
     products = service.search_products(query)
-    return render("catalog/products.html", "catalog/_products.html", products=products, q=query)
+    prices = service.catalog_prices(current_user, products)
+    return render(
+        "catalog/products.html",
+        "catalog/_products.html",
+        products=products,
+        prices=prices,
+        q=query,
+    )

@@ -1,0 +1,79 @@
+"""Admin forms for sales agreements and trade agreements; choices are filled by the views."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from b2bshop.core.fields import AmountField, RateField
+from b2bshop.core.inputs import INT32_MAX, coerce_id
+from b2bshop.core.listing import ListFilterForm
+
+COMMITMENT_CHOICES = [
+    SelectChoice("product_quantity", _l("Product quantity")),
+    SelectChoice("product_amount", _l("Product amount")),
+    SelectChoice("total_amount", _l("Total amount across products")),
+]
+AGREEMENT_STATUS_CHOICES = [
+    SelectChoice("", _l("All")),
+    SelectChoice("on_hold", _l("On hold")),
+    SelectChoice("effective", _l("Effective")),
+    SelectChoice("closed", _l("Closed")),
+]
+
+
+class AgreementFilterForm(ListFilterForm):
+    status = SelectField(_l("Status"), choices=AGREEMENT_STATUS_CHOICES, default="")
+
+
+class SalesAgreementForm(FlaskForm):
+    customer_id = SelectField(_l("Customer"), coerce=coerce_id, validators=[InputRequired()])
+    commitment_type = SelectField(_l("Commitment type"), choices=COMMITMENT_CHOICES)
+    valid_from = DateField(_l("Valid from"), validators=[DataRequired()])
+    valid_to = DateField(_l("Valid to"), validators=[DataRequired()])
+    committed_amount = AmountField(
+        _l("Committed amount (total amount commitments)"),
+        validators=[Optional(), NumberRange(min=0)],
+    )
+
+
+class AgreementLineForm(FlaskForm):
+    product_id = SelectField(_l("Product"), coerce=coerce_id, validators=[InputRequired()])
+    unit_price = AmountField(_l("Unit price"), validators=[Optional(), NumberRange(min=0)])
+    discount_percent = RateField(
+        _l("Discount percent"), validators=[Optional(), NumberRange(min=0, max=99.99)]
+    )
+    committed_quantity = IntegerField(
+        _l("Committed quantity"), validators=[Optional(), NumberRange(min=1, max=INT32_MAX)]
+    )
+    committed_amount = AmountField(
+        _l("Committed amount"), validators=[Optional(), NumberRange(min=0)]
+    )
+
+
+class StatusForm(FlaskForm):
+    status = HiddenField(validators=[DataRequired(), Length(max=20)])
+    seen_status = HiddenField(validators=[DataRequired(), Length(max=20)])
+
+
+class TradeAgreementForm(FlaskForm):
+    customer_id = SelectField(_l("Customer"), coerce=coerce_id, default=0)
+    customer_group_id = SelectField(_l("Customer group"), coerce=coerce_id, default=0)
+    product_id = SelectField(_l("Product"), coerce=coerce_id, validators=[InputRequired()])
+    min_quantity = IntegerField(
+        _l("From quantity"), default=1, validators=[InputRequired(), NumberRange(min=1, max=9999)]
+    )
+    unit_price = AmountField(_l("Unit price"), validators=[Optional(), NumberRange(min=0)])
+    discount_percent = RateField(
+        _l("Discount percent"), validators=[Optional(), NumberRange(min=0, max=99.99)]
+    )
+    valid_from = DateField(_l("Valid from"), validators=[Optional()])
+    valid_to = DateField(_l("Valid to"), validators=[Optional()])
+
+
+class CustomerGroupForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
