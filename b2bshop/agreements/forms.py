@@ -32,8 +32,8 @@ class AgreementFilterForm(ListFilterForm):
 class SalesAgreementForm(FlaskForm):
     customer_id = SelectField(_l("Customer"), coerce=coerce_id, validators=[InputRequired()])
     commitment_type = SelectField(_l("Commitment type"), choices=COMMITMENT_CHOICES)
-    valid_from = DateField(_l("Valid from"), validators=[DataRequired()])
-    valid_to = DateField(_l("Valid to"), validators=[DataRequired()])
+    valid_from = DateField(_l("Valid from"), validators=[InputRequired()])
+    valid_to = DateField(_l("Valid to"), validators=[InputRequired()])
     committed_amount = AmountField(
         _l("Committed amount (total amount commitments)"),
         validators=[Optional(), NumberRange(min=0)],
