@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from b2bshop import config as config_module
 from b2bshop import jobs
 from b2bshop.core import connections, inputs
 from b2bshop.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
-from b2bshop.i18n import format_day
+from b2bshop.i18n import format_day, format_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_module.from_env(app.instance_path))
     if config:
         app.config.update(config)
+    app.config["BABEL_DEFAULT_TIMEZONE"] = config_module.store_timezone(
+        app.config["STORE_TIMEZONE"]
+    )
     # Forwarded headers are trusted only from as many proxies as the settings say: with none
     # in front, a client could set X-Forwarded-For and pass the sign-in limit as anyone.
     hops = {k: app.config[f"PROXY_FIX_{k.upper()}"] for k in ("x_for", "x_proto", "x_host")}
@@ -125,14 +128,20 @@ def select_locale() -> str | None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from b2bshop.accounts.history import bp as history_bp
     from b2bshop.accounts.views import bp as accounts_bp
     from b2bshop.admin.views import bp as admin_bp
+    from b2bshop.agreements.views import bp as agreements_bp
     from b2bshop.billing.views import bp as billing_bp
+    from b2bshop.campaigns.views import bp as campaigns_bp
     from b2bshop.cart.views import bp as cart_bp
     from b2bshop.catalog.views import bp as catalog_bp
     from b2bshop.core.views import bp as core_bp
     from b2bshop.payments.views import bp as payments_bp
+    from b2bshop.quotations.views import bp as quotations_bp
+    from b2bshop.relationships.views import bp as relationships_bp
     from b2bshop.requests.views import bp as requests_bp
+    from b2bshop.suggestions.views import bp as suggestions_bp
 
     blueprints = (
         core_bp,
@@ -142,6 +151,12 @@ def _register_blueprints(app: Flask) -> None:
         cart_bp,
         payments_bp,
         requests_bp,
+        history_bp,
+        quotations_bp,
+        suggestions_bp,
+        relationships_bp,
+        campaigns_bp,
+        agreements_bp,
         admin_bp,
     )
     for bp in blueprints:
@@ -220,6 +235,6 @@ def _register_hooks(app: Flask) -> None:
             "languages": app.config["LANGUAGES"],
             "money": money,
             "format_date": format_date,
-            "format_datetime": format_datetime,
+            "format_datetime": format_timestamp,
             "store_name": app.config["STORE_NAME"],
         }

@@ -2,6 +2,15 @@
 
 from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
 from b2bshop.accounts.sessions import UserSession
+from b2bshop.agreements.models import (
+    AgreementStatus,
+    CommitmentType,
+    CustomerGroup,
+    CustomerGroupMember,
+    SalesAgreement,
+    SalesAgreementLine,
+    TradeAgreement,
+)
 from b2bshop.audit.models import AuditEntry
 from b2bshop.billing.models import (
     FreeTextInvoice,
@@ -13,11 +22,20 @@ from b2bshop.billing.models import (
     InvoiceTotals,
     LedgerAccount,
 )
+from b2bshop.campaigns.models import Campaign, CampaignMessage, CampaignRecipient
 from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.heartbeats import JobHeartbeat
 from b2bshop.numbering import NumberSequence
 from b2bshop.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus
+from b2bshop.purchasing.models import (
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    Receipt,
+    ReceiptLine,
+    Vendor,
+)
 from b2bshop.quotations.models import (
     Quotation,
     QuotationEmail,
@@ -25,6 +43,7 @@ from b2bshop.quotations.models import (
     QuotationLine,
     QuotationStatus,
 )
+from b2bshop.relationships.models import AccountApplication, Contact, FollowUpTask, Party
 from b2bshop.requests.models import (
     B2BRequest,
     Invitation,
@@ -43,12 +62,22 @@ from b2bshop.sales.models import (
 from b2bshop.suggestions.models import SuggestionKind, SuggestionRule
 
 __all__ = [
+    "AccountApplication",
+    "AgreementStatus",
     "AuditEntry",
     "B2BRequest",
+    "Campaign",
+    "CampaignMessage",
+    "CampaignRecipient",
     "Cart",
     "CartKind",
     "CartLine",
+    "CommitmentType",
+    "Contact",
     "Customer",
+    "CustomerGroup",
+    "CustomerGroupMember",
+    "FollowUpTask",
     "FreeTextInvoice",
     "FreeTextLine",
     "Invitation",
@@ -65,25 +94,35 @@ __all__ = [
     "OrderType",
     "PackingSlip",
     "PackingSlipLine",
+    "Party",
     "Payment",
     "PaymentAllocation",
     "PaymentMethod",
     "PaymentStatus",
     "PaymentTerms",
     "Product",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "PurchaseOrderStatus",
     "Quotation",
     "QuotationEmail",
     "QuotationEmailKind",
     "QuotationLine",
     "QuotationStatus",
+    "Receipt",
+    "ReceiptLine",
     "RequestKind",
     "RequestStatus",
     "Role",
+    "SalesAgreement",
+    "SalesAgreementLine",
     "SalesOrder",
     "SalesOrderLine",
     "SentEmail",
     "SuggestionKind",
     "SuggestionRule",
+    "TradeAgreement",
     "User",
     "UserSession",
+    "Vendor",
 ]

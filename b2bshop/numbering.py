@@ -21,6 +21,12 @@ SEQUENCES = {
     "rma": "RMA-",
     "packing_slip": "PS-",
     "credit_note": "CN-",
+    "sales_agreement": "SA-",
+    "purchase_order": "PO-",
+    "receipt": "RCT-",
+    "vendor": "V-",
+    #: Customers converted from prospects (relationships/service.py).
+    "customer": "CU-",
     "quotation": "QU-",
 }
 

@@ -119,3 +119,45 @@ def invoice(
         ],
         today - timedelta(days=days_ago),
     )
+
+
+# --- Relationships and campaigns (issue 17) ---
+
+
+def party(kind: str = "lead", name: str | None = None, *, country: str = "NL", customer=None):  # type: ignore[no-untyped-def]
+    from b2bshop.relationships.models import Party, PartyKind
+
+    n = next(_seq)
+    p = Party(
+        kind=PartyKind(kind),
+        name=name or f"Party {n}",
+        country_code=country,
+        vat_number="",
+        street="Street 1",
+        postal_code="1000 AA",
+        city="Amsterdam",
+        source="admin",
+        notes="",
+        customer=customer,
+    )
+    db.session.add(p)
+    db.session.flush()
+    return p
+
+
+def contact(party, email: str | None = None, *, language: str = "en", consent: bool = True):  # type: ignore[no-untyped-def]
+    from b2bshop.relationships.models import Contact
+
+    n = next(_seq)
+    c = Contact(
+        party=party,
+        name=f"Contact {n}",
+        email=email or f"contact{n}@party.example",
+        phone="",
+        role="",
+        language=language,
+        marketing_consent=consent,
+    )
+    db.session.add(c)
+    db.session.flush()
+    return c

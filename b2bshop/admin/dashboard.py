@@ -21,7 +21,7 @@ from b2bshop.billing.service import AGING_BUCKETS
 from b2bshop.extensions import db
 from b2bshop.htmx import render
 from b2bshop.requests import service as requests_service
-from b2bshop.requests.models import B2BRequest, RequestStatus
+from b2bshop.requests.models import B2BRequest, RequestKind, RequestStatus
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,9 @@ def retry_request(request_id: int):
     b2b_request = get_or_404(B2BRequest, request_id)
     if b2b_request.status == RequestStatus.COMPLETED:
         flash(_("Request %(id)s is already completed.", id=request_id), "info")
+    elif b2b_request.kind == RequestKind.ACCOUNT_APPLICATION:
+        # No job carries it out: a store admin approves or rejects it (issue 17).
+        flash(_("An account application is approved or rejected on its prospect's page."), "info")
     else:
         requests_service.requeue(b2b_request)
         db.session.commit()

@@ -10,6 +10,11 @@ from b2bshop.admin import (  # noqa: F401  (each module adds its routes to bp)
     orders,
     payments,
 )
+from b2bshop.admin import agreements as agreements_admin  # noqa: F401  (issue 19)
+from b2bshop.admin import campaigns as campaigns_admin  # noqa: F401  (issue 17)
+from b2bshop.admin import quotations as quotations_admin  # noqa: F401  (issue 18)
+from b2bshop.admin import relationships as relationships_admin  # noqa: F401  (issue 17)
+from b2bshop.admin import suggestions as suggestions_admin  # noqa: F401  (issue 18)
 from b2bshop.admin.common import bp
 from b2bshop.einvoice import admin as einvoice_admin  # noqa: F401  (its routes, on bp)
 

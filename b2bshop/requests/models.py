@@ -19,6 +19,9 @@ class RequestKind(enum.StrEnum):
     ADD_USER = "add_user"
     CHANGE_USER = "change_user"
     REMOVE_USER = "remove_user"
+    #: A partner sign-up (/signup): no customer or requester yet; a store admin decides
+    #: (relationships/service.py), no job carries it out.
+    ACCOUNT_APPLICATION = "account_application"
 
 
 class RequestStatus(enum.StrEnum):
@@ -41,8 +44,9 @@ class B2BRequest(db.Model):
         enum_type(RequestStatus, "request_status"),
         default=RequestStatus.PENDING,
     )
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: None for an account application (migration 0015).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     #: The registered address when the request was made: the email goes there even if the
     #: user changes it later.
@@ -62,8 +66,8 @@ class B2BRequest(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    customer: Mapped[Customer] = relationship()
-    requester: Mapped[User] = relationship()
+    customer: Mapped[Customer | None] = relationship()
+    requester: Mapped[User | None] = relationship()
     invoice: Mapped[Invoice | None] = relationship()
 
     @property
