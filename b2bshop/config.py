@@ -145,6 +145,9 @@ def from_env(instance_path: str) -> dict:
         "EINVOICE_ZIP_MAX_FACTURX": int(os.environ.get("EINVOICE_ZIP_MAX_FACTURX", "100")),
         #: Seconds between two runs of the request sync job.
         "SYNC_INTERVAL": int(os.environ.get("SYNC_INTERVAL", "60")),
+        #: Seconds between two quotation sweeps (expiry, "about to expire" emails, emails
+        #: whose job was lost): tasks/quotations.py.
+        "QUOTATION_SWEEP_INTERVAL": int(os.environ.get("QUOTATION_SWEEP_INTERVAL", "900")),
         #: Jobs and delivery (README, "Jobs and email delivery"): seconds a request job may
         #: run before RQ stops it; its lease on the request is that plus the margin.
         "REQUEST_JOB_TIMEOUT": int(os.environ.get("REQUEST_JOB_TIMEOUT", "120")),

@@ -6,7 +6,9 @@ id order, and skips the kinds it does not need:
     1. the buyer's cart                       (cart.service.get_cart(lock=True))
     2. customer accounts                      (lock_accounts: the billed invoice account for
                                                credit; the invoices' customers before them)
-    3. sales orders, then their packing slips
+    3. sales orders, then their packing slips (a quotation being accepted: here, after
+                                               its billed account, before place_order's
+                                               products; quotations/service.py)
     4. products                               (stock)
     5. payments                               (lock_payment: the one being changed)
     6. invoices                               (lock_invoices)

@@ -88,7 +88,7 @@ def _lock(quotation_id: int) -> Quotation:
     return locked
 
 
-def _refuse_state(quotation: Quotation) -> QuotationConflict:
+def refuse_state(quotation: Quotation) -> QuotationConflict:
     number = quotation.number
     status = quotation.status
     if status == QuotationStatus.DRAFT:
@@ -184,22 +184,18 @@ def request_quote(acting_user: User, *, note: str = "") -> Quotation:
     return quotation
 
 
-def default_price(product: Product, customer: Customer, today: date) -> Decimal:
-    """What the price field offers before the admin types the quoted price: the pricing
-    service's price when it exists, else the list price."""
-    try:
-        from b2bshop.pricing import service as pricing  # issue 19, may not exist yet
-    except ImportError:
-        return product.price
-    price_for = getattr(pricing, "price_for", None)
-    if price_for is None:
-        return product.price
-    try:
-        price = price_for(product, customer, today)
-    except Exception:  # an unfinished pricing service must not break quoting
-        return product.price
-    amount = getattr(price, "amount", price)
-    return amount if isinstance(amount, Decimal) else product.price
+def default_prices(
+    customer: Customer, lines: list[QuotationLine], today: date
+) -> dict[int, Decimal]:
+    """What each line's price field offers before the admin types the quoted price: the
+    customer's price from the one pricing service (agreements, else the list price), for
+    the line's quantity. The quoted price is what the admin enters."""
+    from b2bshop.pricing.service import PriceRequest, price_lines
+
+    if not lines:
+        return {}
+    prices = price_lines(customer, [PriceRequest(ln.product, ln.quantity) for ln in lines], today)
+    return {line.id: price.unit.amount for line, price in zip(lines, prices, strict=True)}
 
 
 def save_quotation(
@@ -215,7 +211,7 @@ def save_quotation(
     today = today or date.today()
     quotation = _lock(quotation.id)
     if quotation.status != QuotationStatus.DRAFT:
-        raise _refuse_state(quotation)
+        raise refuse_state(quotation)
     before = _snapshot(quotation)
     lines = [line for line in lines if line.quantity]
     if any(line.quantity < 0 for line in lines):
@@ -285,7 +281,7 @@ def send_quotation(
     today = today or date.today()
     quotation = _lock(quotation.id)
     if quotation.status != QuotationStatus.DRAFT:
-        raise _refuse_state(quotation)
+        raise refuse_state(quotation)
     if not quotation.lines:
         raise QuotationInvalid(_l("Add at least one line with a quantity."))
     if not quotation.priced:
@@ -307,12 +303,12 @@ def send_quotation(
 def _queue_email(quotation: Quotation, kind: QuotationEmailKind) -> QuotationEmail:
     """The email's intent, committed with the change that owes it; the job is queued after
     the commit, and the sweep queues it again if the queue was down."""
-    from b2bshop import jobs
+    from tasks.quotations import enqueue_email
 
-    email = QuotationEmail(quotation=quotation, kind=kind, state="pending")
+    email = QuotationEmail(quotation=quotation, kind=kind, state="pending", attempts=0)
     db.session.add(email)
     db.session.flush()
-    jobs.enqueue_after_commit("tasks.quotations.send_quotation_email", email.id)
+    enqueue_email(email.id)
     return email
 
 
@@ -356,7 +352,7 @@ def accept_quotation(
             )
         )
     if quotation.status != QuotationStatus.SENT:
-        raise _refuse_state(quotation)
+        raise refuse_state(quotation)
     before = _snapshot(quotation)
     order = place_order(
         acting_user,
@@ -389,7 +385,7 @@ def decline_quotation(
     if quotation.status == QuotationStatus.DECLINED:
         return quotation
     if quotation.status != QuotationStatus.SENT:
-        raise _refuse_state(quotation)
+        raise refuse_state(quotation)
     before = _snapshot(quotation)
     quotation.status = QuotationStatus.DECLINED
     quotation.decided_at = heartbeats.utcnow()
