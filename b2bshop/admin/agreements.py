@@ -102,6 +102,7 @@ def _header_input(form: SalesAgreementForm) -> service.SalesAgreementInput:
         valid_from=form.valid_from.data,
         valid_to=form.valid_to.data,
         committed_amount=form.committed_amount.data,
+        idempotency_key=form.idempotency_key.data if "idempotency_key" in form else None,
     )
 
 
@@ -128,6 +129,7 @@ def new_agreement():
 def edit_agreement(number: str):
     agreement = _agreement_or_404(number)
     form = SalesAgreementForm(obj=agreement)
+    del form.idempotency_key  # an edit changes the one agreement; it creates nothing
     if request.method == "GET":
         form.commitment_type.data = agreement.commitment_type.value
     form.customer_id.choices = _customer_choices()
@@ -283,6 +285,7 @@ def new_trade_agreement():
                 discount_percent=form.discount_percent.data,
                 valid_from=form.valid_from.data,
                 valid_to=form.valid_to.data,
+                idempotency_key=form.idempotency_key.data,
             ),
         )
 

@@ -1,5 +1,6 @@
 """The store admins' blueprint (/admin): every admin page module registers on `bp`."""
 
+from b2bshop.admin import agreements as agreements_admin  # noqa: F401  (issue 19)
 from b2bshop.admin import (  # noqa: F401  (each module adds its routes to bp)
     audit_log,
     catalog,
@@ -10,8 +11,9 @@ from b2bshop.admin import (  # noqa: F401  (each module adds its routes to bp)
     orders,
     payments,
 )
-from b2bshop.admin import agreements as agreements_admin  # noqa: F401  (issue 19)
+from b2bshop.admin import backorders as backorders_admin  # noqa: F401  (issue 19)
 from b2bshop.admin import campaigns as campaigns_admin  # noqa: F401  (issue 17)
+from b2bshop.admin import purchasing as purchasing_admin  # noqa: F401  (issue 19)
 from b2bshop.admin import quotations as quotations_admin  # noqa: F401  (issue 18)
 from b2bshop.admin import relationships as relationships_admin  # noqa: F401  (issue 17)
 from b2bshop.admin import suggestions as suggestions_admin  # noqa: F401  (issue 18)

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 from b2bshop.core.fields import AmountField, RateField
 from b2bshop.core.inputs import INT32_MAX, coerce_id
 from b2bshop.core.listing import ListFilterForm
+from b2bshop.payments.forms import UUID_RE
+
+
+def idempotency_field() -> HiddenField:
+    """The creating form's key: a double submit finds what the first one made."""
+    return HiddenField(
+        validators=[DataRequired(), Regexp(UUID_RE)], default=lambda: str(uuid.uuid4())
+    )
+
 
 COMMITMENT_CHOICES = [
     SelectChoice("product_quantity", _l("Product quantity")),
@@ -38,6 +56,7 @@ class SalesAgreementForm(FlaskForm):
         _l("Committed amount (total amount commitments)"),
         validators=[Optional(), NumberRange(min=0)],
     )
+    idempotency_key = idempotency_field()
 
 
 class AgreementLineForm(FlaskForm):
@@ -72,6 +91,7 @@ class TradeAgreementForm(FlaskForm):
     )
     valid_from = DateField(_l("Valid from"), validators=[Optional()])
     valid_to = DateField(_l("Valid to"), validators=[Optional()])
+    idempotency_key = idempotency_field()
 
 
 class CustomerGroupForm(FlaskForm):

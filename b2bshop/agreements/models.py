@@ -95,6 +95,8 @@ class TradeAgreement(db.Model):
     #: Inclusive date window; None is open-ended.
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
+    #: The creating form's key: a double submit finds this row instead of making a second.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
     customer: Mapped[Customer | None] = relationship()
@@ -146,6 +148,8 @@ class SalesAgreement(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     #: For a total-amount commitment: what the customer commits to buy across the lines.
     committed_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    #: The creating form's key: a double submit finds this row instead of making a second.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 

@@ -61,6 +61,7 @@ class SalesAgreementInput:
     valid_from: date
     valid_to: date
     committed_amount: Decimal | None = None
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,17 @@ def _check_header(data: SalesAgreementInput) -> tuple[Customer, CommitmentType]:
 
 
 def create_sales_agreement(acting_user: User, data: SalesAgreementInput) -> SalesAgreement:
-    """A new agreement, on hold: it prices nothing until an admin makes it effective."""
+    """A new agreement, on hold: it prices nothing until an admin makes it effective.
+    The customer's row is locked first (step 2), so a double submit waits, then finds the
+    agreement its key made."""
     customer, kind = _check_header(data)
+    lock_rows(Customer, [customer.id])
+    if data.idempotency_key:
+        existing = db.session.scalar(
+            select(SalesAgreement).where(SalesAgreement.idempotency_key == data.idempotency_key)
+        )
+        if existing is not None:
+            return existing
     agreement = SalesAgreement(
         customer=customer,
         commitment_type=kind,
@@ -106,6 +116,7 @@ def create_sales_agreement(acting_user: User, data: SalesAgreementInput) -> Sale
         currency=customer.currency,
         committed_amount=data.committed_amount if kind == CommitmentType.TOTAL_AMOUNT else None,
         created_by_id=acting_user.id,
+        idempotency_key=data.idempotency_key,
     )
     agreement.number = next_number("sales_agreement")
     db.session.add(agreement)
@@ -367,6 +378,7 @@ class TradeAgreementInput:
     discount_percent: Decimal | None = None
     valid_from: date | None = None
     valid_to: date | None = None
+    idempotency_key: str | None = None
 
 
 def create_trade_agreement(acting_user: User, data: TradeAgreementInput) -> TradeAgreement:
@@ -379,9 +391,16 @@ def create_trade_agreement(acting_user: User, data: TradeAgreementInput) -> Trad
         and db.session.get(CustomerGroup, data.customer_group_id) is None
     ):
         raise AgreementInvalid(_l("Choose a customer group."))
-    product = db.session.get(Product, data.product_id)
+    # The product's row (step 4) serializes a double submit, which then finds the first.
+    product = lock_rows(Product, [data.product_id]).get(data.product_id)
     if product is None:
         raise AgreementInvalid(_l("This product is not for sale."))
+    if data.idempotency_key:
+        existing = db.session.scalar(
+            select(TradeAgreement).where(TradeAgreement.idempotency_key == data.idempotency_key)
+        )
+        if existing is not None:
+            return existing
     if data.min_quantity is None or not 1 <= data.min_quantity <= 9999:
         raise AgreementInvalid(_l("The quantity break is from 1 to 9999."))
     _check_price(data.unit_price, data.discount_percent)
@@ -397,6 +416,7 @@ def create_trade_agreement(acting_user: User, data: TradeAgreementInput) -> Trad
         currency=product.currency,
         valid_from=data.valid_from,
         valid_to=data.valid_to,
+        idempotency_key=data.idempotency_key,
     )
     db.session.add(agreement)
     db.session.flush()

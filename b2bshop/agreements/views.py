@@ -3,7 +3,9 @@ released against each commitment."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from datetime import date
+
+from flask import Blueprint, abort, g, render_template
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -12,8 +14,21 @@ from b2bshop.admin.agreements import commitment_labels, status_labels
 from b2bshop.agreements import service
 from b2bshop.agreements.models import SalesAgreement, SalesAgreementLine
 from b2bshop.extensions import db
+from b2bshop.purchasing.service import customer_expected_dates
+from b2bshop.sales.models import SalesOrderLine
 
 bp = Blueprint("agreements", __name__)
+
+
+@bp.app_template_global()
+def backorder_expected(line: SalesOrderLine) -> date | None:
+    """When a buyer's backordered line is expected (templates/accounts/_order_lines.html):
+    computed once per request for all the customer's waiting lines."""
+    if not line.backorder_quantity or not current_user.is_authenticated:
+        return None
+    if "backorder_expected" not in g:
+        g.backorder_expected = customer_expected_dates(line.order.customer_id)
+    return g.backorder_expected.get(line.id)
 
 #: A customer has a handful of agreements; the page shows the latest this many.
 PAGE_LIMIT = 100

@@ -219,6 +219,7 @@ def place_cart_order(
         today=today,
         idempotency_key=idempotency_key,
         confirm=True,
+        requested_ship_date=cart.requested_ship_date,
     )
     cart_service.empty_cart(user)
     return order

@@ -33,6 +33,8 @@ class Vendor(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The creating form's key: a double submit finds this row instead of making a second.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
 
@@ -52,6 +54,8 @@ class PurchaseOrder(db.Model):
         enum_type(PurchaseOrderStatus, "purchase_order_status"), default=PurchaseOrderStatus.OPEN
     )
     order_date: Mapped[date] = mapped_column(Date)
+    #: The creating form's key: a double submit finds this row instead of making a second.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 

@@ -62,6 +62,17 @@ class VendorInput:
     name: str
     email: str = ""
     active: bool = True
+    idempotency_key: str | None = None
+
+
+class AlreadyCreated(DomainError):
+    """A double submit: the first one made it. Carries what it made."""
+
+    status_code = 409
+
+    def __init__(self, message: object, row: object) -> None:
+        super().__init__(message)
+        self.row = row
 
 
 def save_vendor(acting_user: User, vendor: Vendor | None, data: VendorInput) -> Vendor:
@@ -72,7 +83,18 @@ def save_vendor(acting_user: User, vendor: Vendor | None, data: VendorInput) -> 
     if email:
         email = valid_email(email)  # refuses a malformed address with its own message
     if vendor is None:
-        vendor = Vendor(number=next_number("vendor"))
+        # The sequence row serializes creators: a double submit waits here, then finds the
+        # first vendor (and rolls back, so the number is not spent).
+        number = next_number("vendor")
+        if data.idempotency_key:
+            existing = db.session.scalar(
+                select(Vendor).where(Vendor.idempotency_key == data.idempotency_key)
+            )
+            if existing is not None:
+                raise AlreadyCreated(
+                    _l("Vendor %(number)s is saved.", number=existing.number), existing
+                )
+        vendor = Vendor(number=number, idempotency_key=data.idempotency_key)
         db.session.add(vendor)
     vendor.name = name
     vendor.email = email
@@ -96,11 +118,20 @@ def create_purchase_order(
     vendor_id: int,
     lines: list[PurchaseLineInput],
     today: date | None = None,
+    idempotency_key: str | None = None,
 ) -> PurchaseOrder:
+    """A purchase order; the vendor's row is locked first, so a double submit (same key)
+    waits, then gets the first order back."""
     today = today or date.today()
-    vendor = db.session.get(Vendor, vendor_id)
+    vendor = lock_rows(Vendor, [vendor_id]).get(vendor_id)
     if vendor is None or not vendor.active:
         raise PurchasingInvalid(_l("Choose an active vendor."))
+    if idempotency_key:
+        existing = db.session.scalar(
+            select(PurchaseOrder).where(PurchaseOrder.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            return existing
     lines = [line for line in lines if line.quantity]
     if not lines:
         raise PurchasingInvalid(_l("Add at least one line with a quantity."))
@@ -115,6 +146,7 @@ def create_purchase_order(
         status=PurchaseOrderStatus.OPEN,
         order_date=today,
         created_by_id=acting_user.id,
+        idempotency_key=idempotency_key,
     )
     for line_no, line in enumerate(lines, start=1):
         if line.product_id not in products:
@@ -495,3 +527,19 @@ def backorders() -> Backorders:
     )
     expected = expected_dates(line.product_id for line in order_lines if line.backorder_quantity)
     return Backorders(order_lines, purchase_lines, expected)
+
+
+def customer_expected_dates(customer_id: int) -> dict[int, date | None]:
+    """Expected dates of all the customer's waiting lines (three queries): the buyer's
+    order list asks for each backordered line without a query per line."""
+    product_ids = db.session.scalars(
+        select(SalesOrderLine.product_id)
+        .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
+        .where(
+            SalesOrder.customer_id == customer_id,
+            SalesOrder.status == OrderStatus.CONFIRMED,
+            SalesOrderLine.backorder_quantity > 0,
+        )
+        .distinct()
+    ).all()
+    return expected_dates(product_ids)

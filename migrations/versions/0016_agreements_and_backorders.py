@@ -72,7 +72,9 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_vendors")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_vendors_idempotency_key")),
         sa.UniqueConstraint("number", name=op.f("uq_vendors_number")),
     )
     op.create_table(
@@ -138,7 +140,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["product_id"], ["products.id"], name=op.f("fk_trade_agreements_product_id_products")
         ),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trade_agreements")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_trade_agreements_idempotency_key")),
     )
     with op.batch_alter_table("trade_agreements", schema=None) as batch_op:
         batch_op.create_index(
@@ -177,7 +181,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["vendor_id"], ["vendors.id"], name=op.f("fk_purchase_orders_vendor_id_vendors")
         ),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_purchase_orders")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_purchase_orders_idempotency_key")),
         sa.UniqueConstraint("number", name=op.f("uq_purchase_orders_number")),
     )
     with op.batch_alter_table("purchase_orders", schema=None) as batch_op:
@@ -234,7 +240,9 @@ def upgrade() -> None:
             ["customers.id"],
             name=op.f("fk_sales_agreements_customer_id_customers"),
         ),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_agreements")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_sales_agreements_idempotency_key")),
         sa.UniqueConstraint("number", name=op.f("uq_sales_agreements_number")),
     )
     with op.batch_alter_table("sales_agreements", schema=None) as batch_op:

@@ -157,15 +157,12 @@ def test_sales_agreement_overrides_a_lower_trade_price(app_ctx):
 def test_labels_are_translated(app):
     from flask_babel import force_locale
 
-    with app.test_request_context():
-        with force_locale("fr"):
-            from b2bshop.pricing.service import price_label
+    with app.test_request_context(), force_locale("fr"):
+        from b2bshop.pricing.service import price_label
 
-            label = price_label(
-                PriceSource.SALES_AGREEMENT, "SA-000012", Decimal("92"), Decimal("100")
-            )
-            assert label.startswith("Contrat SA-000012\u00a0:")
-            assert "−8" in label
+        label = price_label(PriceSource.SALES_AGREEMENT, "SA-000012", Decimal("92"), Decimal("100"))
+        assert label.startswith("Contrat SA-000012\u00a0:")
+        assert "−8" in label
 
 
 def test_fifty_lines_cost_a_constant_number_of_queries(app):

@@ -4,6 +4,7 @@ the cart priced on its requested ship date, checkout, refusals that change nothi
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -46,6 +47,7 @@ def _create(client, people, **overrides) -> str:
         "commitment_type": "product_quantity",
         "valid_from": TODAY.isoformat(),
         "valid_to": (TODAY + timedelta(days=30)).isoformat(),
+        "idempotency_key": str(uuid.uuid4()),
     }
     data.update(overrides)
     response = client.post("/admin/agreements/new", data=data)
@@ -86,6 +88,18 @@ def test_admin_creates_an_agreement_on_hold_and_makes_it_effective(app, client, 
     listing = client.get("/admin/agreements?status=effective").get_data(as_text=True)
     assert number in listing
     assert client.get("/admin/agreements", headers=HX).status_code == 200
+
+
+def test_a_double_submit_creates_one_agreement(app, client, login, people):
+    _admin(client, login)
+    form = client.get("/admin/agreements/new").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', form).group(1)
+    first = _create(client, people, idempotency_key=key)
+    again = _create(client, people, idempotency_key=key)
+    assert first == again
+    with app.app_context():
+        assert db.session.scalar(select(func.count(SalesAgreement.id))) == 1
+    assert _create(client, people) != first
 
 
 def test_an_effective_agreement_refuses_edits(app, client, login, people):
@@ -144,6 +158,7 @@ def test_bad_agreement_input_is_refused(app, client, login, people, field, value
         "commitment_type": "product_quantity",
         "valid_from": TODAY.isoformat(),
         "valid_to": (TODAY + timedelta(days=30)).isoformat(),
+        "idempotency_key": str(uuid.uuid4()),
         field: value,
     }
     response = client.post("/admin/agreements/new", data=data)
