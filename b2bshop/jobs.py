@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 QUEUE_NAMES = ("default",)
 SYNC_REQUESTS = "tasks.requests.sync_requests"
 RECONCILE_PAYMENTS = "tasks.payments.reconcile_payments"
+#: Quotations past their date, "about to expire" emails, lost email jobs (issue 18).
+SWEEP_QUOTATIONS = "tasks.quotations.sweep_quotations"
+#: Campaign batches whose worker died, and unsent rejection emails (issue 17).
+SYNC_CAMPAIGNS = "tasks.campaigns.sync_campaigns"
 _PENDING_KEY = "b2bshop_pending_jobs"
 
 _fake_server = None
@@ -219,10 +223,13 @@ def _embedded_clock(app: Flask, stop: threading.Event) -> None:
 
     conn = connection(app)
     scheduler = RQScheduler([Queue(n, connection=conn) for n in QUEUE_NAMES], connection=conn)
-    last_run = {SYNC_REQUESTS: 0.0, RECONCILE_PAYMENTS: 0.0}
+    last_run = {SYNC_REQUESTS: 0.0, RECONCILE_PAYMENTS: 0.0, SYNC_CAMPAIGNS: 0.0}
+    last_run[SWEEP_QUOTATIONS] = 0.0
     intervals = {
         SYNC_REQUESTS: app.config["SYNC_INTERVAL"],
+        SYNC_CAMPAIGNS: app.config["SYNC_INTERVAL"],
         RECONCILE_PAYMENTS: app.config["RECONCILE_INTERVAL"],
+        SWEEP_QUOTATIONS: app.config["QUOTATION_SWEEP_INTERVAL"],
     }
     started_at = heartbeats.utcnow()
     last_beat = 0.0
@@ -262,14 +269,18 @@ def run_cron(app: Flask, stop: threading.Event | None = None) -> None:
     """
     from rq.cron import CronScheduler
 
+    from tasks.campaigns import sync_campaigns
     from tasks.payments import reconcile_payments
+    from tasks.quotations import sweep_quotations
     from tasks.requests import sync_requests
 
     log_to_stderr()
     stop = stop or _stop_on_signals()
     scheduler = CronScheduler(connection=connection(app))
     scheduler.register(sync_requests, "default", interval=app.config["SYNC_INTERVAL"])
+    scheduler.register(sync_campaigns, "default", interval=app.config["SYNC_INTERVAL"])
     scheduler.register(reconcile_payments, "default", interval=app.config["RECONCILE_INTERVAL"])
+    scheduler.register(sweep_quotations, "default", interval=app.config["QUOTATION_SWEEP_INTERVAL"])
     backoff = Backoff(app.config["SCHEDULER_MAX_BACKOFF"])
     heartbeat = app.config["SCHEDULER_HEARTBEAT"]
     started_at = heartbeats.utcnow()

@@ -23,7 +23,7 @@ from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_mailman import EmailMultiAlternatives
 
-from b2bshop import heartbeats, jobs
+from b2bshop import jobs
 from b2bshop.campaigns import service, tokens
 from b2bshop.campaigns.markdown import render as render_markdown
 from b2bshop.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
@@ -149,5 +149,4 @@ def sync_campaigns() -> str:
 
     rejections = requeue_rejections(live)
     db.session.commit()
-    heartbeats.utcnow()
     return f"{queued} campaign batches queued again, {rejections} rejection emails"

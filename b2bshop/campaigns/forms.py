@@ -51,9 +51,9 @@ class CampaignForm(FlaskForm):
     open_invoices = SelectField(
         _l("Open invoices"),
         choices=[
-            ("", _l("Either")),
-            ("yes", _l("Has open invoices")),
-            ("no", _l("No open invoices")),
+            SelectChoice("", _l("Either")),
+            SelectChoice("yes", _l("Has open invoices")),
+            SelectChoice("no", _l("No open invoices")),
         ],
         default="",
     )
