@@ -6,6 +6,9 @@ id order, and skips the kinds it does not need:
     1. the buyer's cart                       (cart.service.get_cart(lock=True))
     2. customer accounts                      (lock_accounts: the billed invoice account for
                                                credit; the invoices' customers before them)
+    2b. a purchase order or vendor           (a receipt: the purchase order, then the sales
+                                               orders it allocates to, then products;
+                                               purchasing/service.py)
     3. sales orders, then their packing slips (a quotation being accepted: here, after
                                                its billed account, before place_order's
                                                products; quotations/service.py)
