@@ -104,7 +104,11 @@ def from_env(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", not debug),
         "WTF_CSRF_TIME_LIMIT": int(os.environ.get("WTF_CSRF_TIME_LIMIT", "7200")),
         "BABEL_DEFAULT_LOCALE": "en",
-        "BABEL_DEFAULT_TIMEZONE": os.environ.get("BABEL_DEFAULT_TIMEZONE", "UTC"),
+        #: The store's time zone, an IANA name (Europe/Amsterdam): timestamps are kept in
+        #: UTC and shown in this zone, with its name beside them.
+        "STORE_TIMEZONE": os.environ.get("STORE_TIMEZONE")
+        or os.environ.get("BABEL_DEFAULT_TIMEZONE")
+        or "UTC",
         "LANGUAGES": ["en", "fr", "nb", "nl"],
         # Mail: SMTP when MAIL_SERVER is set, otherwise one .eml file per message.
         "MAIL_BACKEND": os.environ.get("MAIL_BACKEND")
@@ -164,3 +168,18 @@ def from_env(instance_path: str) -> dict:
         #: scheduler after Redis came back (RQ's default is 600).
         "WORKER_MAINTENANCE_INTERVAL": int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "30")),
     }
+
+
+def store_timezone(name: str) -> str:
+    """The setting checked at start-up: a misspelt zone would otherwise show every time in
+    UTC without a word."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(
+            f"STORE_TIMEZONE={name!r} is not a time zone name; use one such as "
+            "'Europe/Amsterdam' or 'UTC'."
+        ) from error
+    return name

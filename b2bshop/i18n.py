@@ -8,6 +8,7 @@ from functools import lru_cache
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from flask_babel import format_date as flask_format_date
+from flask_babel import format_datetime as flask_format_datetime
 from flask_babel import get_locale
 from flask_babel.speaklater import LazyString
 from markupsafe import Markup, escape
@@ -44,3 +45,11 @@ def format_day(
     if isinstance(value, datetime):
         return flask_format_date(value, format)
     return _format_day(value, locale or get_locale() or Locale.parse("en"), format)
+
+
+def format_timestamp(value: datetime | None, format: str = "medium") -> str:
+    """A moment (stored in UTC) in the store's time zone, with the zone's short name, so
+    "10:42" never leaves a reader guessing which 10:42 (STORE_TIMEZONE)."""
+    if value is None:
+        return ""
+    return f"{flask_format_datetime(value, format)} {flask_format_datetime(value, 'ZZZZ')}"

@@ -3,6 +3,8 @@ CSRF-protected). Choices from the database are filled in by the views."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -217,6 +219,17 @@ class FreeTextHeaderForm(FlaskForm):
 
 
 class ManualPaymentForm(FlaskForm):
+    #: Blank means today.
+    received_on = DateField(_l("Date received"), validators=[Optional()])
+    #: Blank: the amounts below are the payment. Alone: split oldest due date first.
+    total = AmountField(
+        _l("Total received"),
+        validators=[Optional(), NumberRange(min=Decimal("0.01"))],
+        description=_l(
+            "As on the bank statement. With amounts below, they must add up to it; "
+            "without, it pays the oldest invoices first."
+        ),
+    )
     reference = StringField(
         _l("Bank reference"), validators=[Optional(), Length(max=100)], filters=[_strip]
     )

@@ -25,12 +25,15 @@ from b2bshop.billing import credit_notes, free_text, pdf
 from b2bshop.billing.listing import InvoiceFilter, filter_conditions
 from b2bshop.billing.models import DraftStatus, FreeTextInvoice, Invoice, InvoiceKind
 from b2bshop.billing.service import settlements
+from b2bshop.core.inputs import parse_int
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.money import parse_amount, parse_decimal, plain_decimal
 
-#: Line rows on the free text invoice form.
-FREE_TEXT_LINES = 5
+#: Line rows on a new free text invoice form; "Add a line" adds more, up to the most.
+FREE_TEXT_LINES = 3
+MAX_FREE_TEXT_LINES = 50
+_ROW_FIELDS = ("account", "description", "amount", "tax")
 
 
 @bp.route("/invoices")
@@ -111,7 +114,7 @@ def _free_text_lines(form_data) -> tuple[list[free_text.FreeTextLineInput], bool
     tax rate stays None (the service refuses it: SPEC B8, the rate must be given; "0" is
     a rate)."""
     lines, bad = [], False
-    for i in range(FREE_TEXT_LINES):
+    for i in range(_row_count(form_data)):
         account = (form_data.get(f"account-{i}") or "").strip()
         description = (form_data.get(f"description-{i}") or "").strip()
         amount_raw = (form_data.get(f"amount-{i}") or "").strip()
@@ -127,9 +130,68 @@ def _free_text_lines(form_data) -> tuple[list[free_text.FreeTextLineInput], bool
     return lines, bad
 
 
-def _edit_free_text(draft: FreeTextInvoice | None):  # type: ignore[no-untyped-def]
-    if draft is not None and draft.status != DraftStatus.DRAFT:
-        return redirect(url_for(".show_invoice", number=draft.invoice.number))
+def _row_count(form_data) -> int:  # type: ignore[no-untyped-def]
+    """How many line rows the form had: its `rows` field, within 1 and the most; without
+    one, as many as the highest row number sent (a form posted by a script)."""
+    count = parse_int(form_data.get("rows"), minimum=1, maximum=MAX_FREE_TEXT_LINES)
+    if count:
+        return count
+    sent = [
+        parse_int(key.rpartition("-")[2], maximum=MAX_FREE_TEXT_LINES - 1)
+        for key in form_data
+        if key.rpartition("-")[0] in _ROW_FIELDS
+    ]
+    return max((n + 1 for n in sent if n is not None), default=FREE_TEXT_LINES)
+
+
+def _posted_rows(form_data) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    return [
+        {k: form_data.get(f"{k}-{i}", "") for k in _ROW_FIELDS}
+        for i in range(_row_count(form_data))
+    ]
+
+
+def _draft_rows(draft: FreeTextInvoice | None) -> list[dict[str, str]]:
+    """Every line of a draft and one empty row for the next; three on a new form."""
+    rows = [
+        {
+            "account": line.ledger_account,
+            "description": line.description,
+            "amount": f"{line.amount:.2f}",
+            # An input's value, like the amount's: "." whatever the locale.
+            "tax": plain_decimal(line.tax_rate, "en"),
+        }
+        for line in (draft.lines if draft else [])
+    ]
+    empty = 1 if rows else FREE_TEXT_LINES
+    return (rows + [dict.fromkeys(_ROW_FIELDS, "") for _ in range(empty)])[:MAX_FREE_TEXT_LINES]
+
+
+def _edit_rows(draft: FreeTextInvoice | None, header: FreeTextHeaderForm, action: str):  # type: ignore[no-untyped-def]
+    """Add a line, Remove line N: the form comes back with what was typed, one row more or
+    less, and the focus on the row that changed. Nothing is saved."""
+    rows = _posted_rows(request.form)
+    focus = "ft-add-line"
+    if action == "add_line" and len(rows) < MAX_FREE_TEXT_LINES:
+        rows.append(dict.fromkeys(_ROW_FIELDS, ""))
+        focus = f"ft-account-{len(rows) - 1}"
+    elif action.startswith("remove-") and len(rows) > 1:
+        index = parse_int(action.removeprefix("remove-"), maximum=len(rows) - 1)
+        if index is not None:
+            del rows[index]
+            focus = f"ft-account-{min(index, len(rows) - 1)}"
+    return render_template(
+        "admin/free_text.html",
+        draft=draft,
+        header=header,
+        rows=rows,
+        focus=focus,
+        max_rows=MAX_FREE_TEXT_LINES,
+        ledger_accounts=free_text.active_ledger_accounts(),
+    )
+
+
+def _header_form(draft: FreeTextInvoice | None) -> FreeTextHeaderForm:
     header = FreeTextHeaderForm(
         obj=draft, invoice_date=draft.invoice_date if draft else date.today()
     )
@@ -137,6 +199,17 @@ def _edit_free_text(draft: FreeTextInvoice | None):  # type: ignore[no-untyped-d
         (c.id, f"{c.name} ({c.number})")
         for c in db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
     ]
+    return header
+
+
+def _edit_free_text(draft: FreeTextInvoice | None):  # type: ignore[no-untyped-def]
+    if draft is not None and draft.status != DraftStatus.DRAFT:
+        return redirect(url_for(".show_invoice", number=draft.invoice.number))
+    action = request.form.get("action", "") if request.method == "POST" else ""
+    header = _header_form(draft)
+    if action == "add_line" or action.startswith("remove-"):
+        # Rows change without saving or checking (CSRF is checked for every POST already).
+        return _edit_rows(draft, header, action)
     if header.validate_on_submit():
         lines, bad = _free_text_lines(request.form)
         if bad:
@@ -170,31 +243,13 @@ def _edit_free_text(draft: FreeTextInvoice | None):  # type: ignore[no-untyped-d
                 return redirect(url_for(".edit_free_text", draft_id=saved.id))
     elif request.method == "POST":
         flash(_("Please correct the fields marked below."), "error")
-    rows = []
-    source = request.form if request.method == "POST" else None
-    for i in range(FREE_TEXT_LINES):
-        if source is not None:
-            rows.append(
-                {k: source.get(f"{k}-{i}", "") for k in ("account", "description", "amount", "tax")}
-            )
-        elif draft is not None and i < len(draft.lines):
-            line = draft.lines[i]
-            rows.append(
-                {
-                    "account": line.ledger_account,
-                    "description": line.description,
-                    "amount": f"{line.amount:.2f}",
-                    # An input's value, like the amount's: "." whatever the locale.
-                    "tax": plain_decimal(line.tax_rate, "en"),
-                }
-            )
-        else:
-            rows.append({"account": "", "description": "", "amount": "", "tax": ""})
+    rows = _posted_rows(request.form) if request.method == "POST" else _draft_rows(draft)
     return render_template(
         "admin/free_text.html",
         draft=draft,
         header=header,
         rows=rows,
+        max_rows=MAX_FREE_TEXT_LINES,
         ledger_accounts=free_text.active_ledger_accounts(),
     ), 422 if request.method == "POST" else 200
 

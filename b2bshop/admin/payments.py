@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,7 +22,7 @@ from b2bshop.core import unit_of_work
 from b2bshop.core.inputs import parse_id
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
-from b2bshop.money import parse_amount
+from b2bshop.money import Money, parse_amount
 from b2bshop.payments import service
 from b2bshop.payments.models import Payment, PaymentMethod, PaymentStatus
 
@@ -135,6 +136,7 @@ def new_payment():
     form = ManualPaymentForm()
     if request.method == "GET":
         form.idempotency_key.data = str(uuid.uuid4())
+        form.received_on.data = date.today()
     invoices = []
     status = 422 if request.method == "POST" else 200
     if customer is not None:
@@ -174,7 +176,7 @@ def new_payment():
                 "error",
             )
         else:
-            customer_id = customer.id
+            customer_id, currency = customer.id, customer.currency
             try:
                 number = unit_of_work.run(
                     lambda: (
@@ -184,6 +186,12 @@ def new_payment():
                             allocations,
                             form.reference.data or "",
                             idempotency_key=form.idempotency_key.data,
+                            received_on=form.received_on.data,
+                            total=(
+                                Money(form.total.data, currency)
+                                if form.total.data is not None
+                                else None
+                            ),
                         ).number
                     )
                 )
@@ -194,7 +202,7 @@ def new_payment():
             else:
                 flash(_("Payment %(number)s recorded.", number=number), "success")
                 return redirect(url_for(".show_payment", number=number))
-    elif request.method == "POST":
+    elif request.method == "POST" and {"csrf_token", "idempotency_key"} & form.errors.keys():
         flash(_("This form has expired. Reload the page and try again."), "error")
     customers = (
         []

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -83,6 +84,8 @@ class Payment(db.Model):
     #: The card provider's id, or the bank reference an admin typed for a manual payment.
     provider_reference: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    #: A manual payment's day on the bank statement (migration 0017); None for the others.
+    received_on: Mapped[date | None] = mapped_column(Date)
     #: When a store admin reversed it (status reversed); the audit log says who and why.
     reversed_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: When it left pending (completed, failed, cancelled or expired).

@@ -24,12 +24,12 @@ from sqlalchemy import func, select
 
 from b2bshop.accounts.models import Customer, User
 from b2bshop.audit import service as audit
-from b2bshop.billing.models import Invoice, InvoiceStatus, status_for
+from b2bshop.billing.models import Invoice, InvoiceStatus, is_invoice, status_for
 from b2bshop.core.idempotency import fingerprint
-from b2bshop.core.locks import lock_invoices, lock_payment
+from b2bshop.core.locks import lock_accounts, lock_invoices, lock_payment
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
-from b2bshop.money import format_money, quantize
+from b2bshop.money import Money, format_money, quantize
 from b2bshop.numbering import next_number
 from b2bshop.payments.models import (
     Payment,
@@ -37,6 +37,10 @@ from b2bshop.payments.models import (
     PaymentMethod,
     PaymentStatus,
 )
+
+#: How far back a manual payment's date received may go: a typo ("2016" for "2026") is
+#: refused, a late bank statement is not.
+MANUAL_PAYMENT_MAX_AGE_DAYS = 366
 
 
 class AmountTooLarge(DomainError):
@@ -392,29 +396,69 @@ def record_manual_payment(
     allocations: list[Allocation],
     reference: str,
     idempotency_key: str | None = None,
+    *,
+    received_on: date | None = None,
+    total: Money | None = None,
+    today: date | None = None,
 ) -> Payment:
     """Money seen on the bank statement (a wire, a cheque), allocated by a store admin to the
     customer's invoices. No cash discount: the admin allocates what arrived. A resubmitted
-    form (same key) gets the first payment back; the same key with other amounts is refused."""
-    if not allocations:
-        raise AmountInvalid(_l("Allocate the payment to at least one invoice."))
-    owned = set(
-        db.session.scalars(
-            select(Invoice.id).where(
-                Invoice.id.in_([a.invoice_id for a in allocations]),
-                Invoice.customer_id == customer.id,
+    form (same key) gets the first payment back; the same key with another request is refused.
+
+    `received_on` is the statement's day (today if not given). `total` is the amount on the
+    statement: with allocations it is a control sum they must add up to, so a mistyped
+    amount is caught before it settles anything; without, it is allocated to the open
+    invoices, oldest due date first. Never more than is open: there is no payment on account.
+    """
+    today = today or date.today()
+    received_on = received_on or today
+    if received_on > today:
+        raise AmountInvalid(_l("The date received cannot be after today."))
+    if received_on < today - timedelta(days=MANUAL_PAYMENT_MAX_AGE_DAYS):
+        raise AmountInvalid(
+            _l(
+                "Enter a date received within the last %(days)s days.",
+                days=MANUAL_PAYMENT_MAX_AGE_DAYS,
             )
         )
-    )
-    if any(a.invoice_id not in owned for a in allocations):
-        raise AmountInvalid(_l("Allocate only to this customer's invoices."))
-    if len(owned) != len(allocations):
-        raise AmountInvalid(_l("Allocate to each invoice once."))
-    # Locked before the key is looked up: a double submit waits here, then finds the first.
-    lock_invoices(owned)
-    request = fingerprint(
-        "manual", customer.id, sorted((a.invoice_id, str(a.amount)) for a in allocations)
-    )
+    if total is not None and total.currency != customer.currency:
+        raise AmountInvalid(
+            _l(
+                "%(name)s pays in %(currency)s: enter the total received in %(currency)s.",
+                name=customer.name,
+                currency=customer.currency,
+            )
+        )
+    if not allocations and total is None:
+        raise AmountInvalid(_l("Allocate the payment to at least one invoice."))
+    if allocations:
+        owned = set(
+            db.session.scalars(
+                select(Invoice.id).where(
+                    Invoice.id.in_([a.invoice_id for a in allocations]),
+                    Invoice.customer_id == customer.id,
+                )
+            )
+        )
+        if any(a.invoice_id not in owned for a in allocations):
+            raise AmountInvalid(_l("Allocate only to this customer's invoices."))
+        if len(owned) != len(allocations):
+            raise AmountInvalid(_l("Allocate to each invoice once."))
+        if total is not None:
+            _check_control_total(allocations, total)
+        # Locked before the key is looked up: a double submit waits here, then finds the first.
+        lock_invoices(owned)
+        request = fingerprint(
+            "manual",
+            customer.id,
+            sorted((a.invoice_id, str(a.amount)) for a in allocations),
+            received_on.isoformat(),
+        )
+    else:
+        # Which invoices a total pays depends on what is open now: the account's row is
+        # the lock a double submit waits on (core/locks.py, step 2), before the key lookup.
+        lock_accounts([customer.id])
+        request = fingerprint("manual-total", customer.id, str(total.amount), received_on)
     if idempotency_key:
         existing = find_by_key(acting_user, idempotency_key)
         if existing is not None:
@@ -427,6 +471,8 @@ def record_manual_payment(
                     )
                 )
             return existing
+    if not allocations:
+        allocations = oldest_first(customer, total)
     payment = create_payment(
         acting_user,
         customer,
@@ -436,14 +482,66 @@ def record_manual_payment(
         idempotency_key=idempotency_key,
         request_fingerprint=request,
     )
+    payment.received_on = received_on
     audit.record(
         acting_user,
         "payment.record",
         "payment",
         payment.number,
-        after={"amount": payment.amount, "reference": reference, **_settlement_snapshot(payment)},
+        after={
+            "amount": payment.amount,
+            "reference": reference,
+            "received_on": received_on.isoformat(),
+            **_settlement_snapshot(payment),
+        },
     )
     return payment
+
+
+def _check_control_total(allocations: list[Allocation], total: Money) -> None:
+    allocated = sum((a.amount for a in allocations), Decimal(0))
+    if allocated != total.amount:
+        raise AmountInvalid(
+            _l(
+                "The amounts allocated add up to %(allocated)s, not the %(total)s received. "
+                "Correct the amounts or the total.",
+                allocated=format_money(allocated, total.currency),
+                total=format_money(total.amount, total.currency),
+            )
+        )
+
+
+def oldest_first(customer: Customer, total: Money) -> list[Allocation]:
+    """A total split over the customer's open invoices, oldest due date first; what pending
+    payments hold is not open. More than is open is refused (no payment on account)."""
+    open_invoices = db.session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer.id,
+            Invoice.status != InvoiceStatus.PAID,
+            is_invoice(),
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+    ).all()
+    left, allocations = total.amount, []
+    for invoice in open_invoices:
+        if left <= 0:
+            break
+        share = min(left, invoice.unreserved_balance)
+        if share > 0:
+            allocations.append(Allocation(invoice.id, share))
+            left -= share
+    if left > 0:
+        raise AmountInvalid(
+            _l(
+                "%(total)s is more than the %(open)s open on %(name)s's invoices. Record only "
+                "what pays invoices: a store does not keep money on account.",
+                total=format_money(total.amount, total.currency),
+                open=format_money(total.amount - left, total.currency),
+                name=customer.name,
+            )
+        )
+    return allocations
 
 
 def reverse_payment(acting_user: User, payment: Payment | int, reason: str) -> Payment:

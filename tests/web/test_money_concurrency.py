@@ -497,6 +497,46 @@ def test_manual_payment_form_sent_twice_records_once(app, amount, at_the_same_mo
         assert_invoice_consistent(invoice)
 
 
+@pytest.mark.parametrize("same_key", [True, False], ids=["same-form", "two-forms"])
+def test_manual_totals_sent_at_once_pay_the_open_balance_once(app, same_key):
+    """A total alone is split over the open invoices, oldest first (record_manual_payment):
+    the account row is locked before the split, so the same form twice finds the first
+    payment, and two forms for the whole balance make one payment and one clear refusal,
+    never a second allocation to invoices already paid."""
+    first, second = _admins(app, 1) * 2
+    with app.app_context():
+        customer = factories.customer("Statement")
+        older = factories.invoice(customer, "100.00", days_ago=20)
+        newer = factories.invoice(customer, "50.00", days_ago=10)
+        db.session.commit()
+        customer_id, ids = customer.id, (older.id, newer.id)
+    key = str(uuid.uuid4())
+
+    def send(client):  # type: ignore[no-untyped-def]
+        data = {
+            "customer_id": str(customer_id),
+            "idempotency_key": key if same_key else str(uuid.uuid4()),
+            "total": "150.00",
+        }
+        return lambda: client.post("/admin/payments/new", data=data)
+
+    answers = at_once([send(first), send(second)])
+    no_server_errors(answers)
+    statuses = sorted(a.status for a in answers)
+    if same_key:
+        assert statuses == [302, 302] and answers[0].location == answers[1].location
+    else:
+        assert statuses == [302, 422], [a.body[-600:] for a in answers]
+        refused = next(a for a in answers if a.status == 422)
+        assert "is more than the" in refused.body
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Payment.id))) == 1
+        for invoice_id in ids:
+            invoice = db.session.get(Invoice, invoice_id)
+            assert invoice.status == InvoiceStatus.PAID
+            assert_invoice_consistent(invoice)
+
+
 def test_pay_selected_meets_a_payment_holding_its_invoices(app):
     """Pay selected puts the invoices in the cart oldest due date first, and each cart line
     takes a key-share lock on its invoice (its foreign key). A money path locks invoices in
