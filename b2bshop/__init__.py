@@ -41,9 +41,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["BABEL_DEFAULT_TIMEZONE"] = config_module.store_timezone(
         app.config["STORE_TIMEZONE"]
     )
-    app.config["BABEL_DEFAULT_TIMEZONE"] = config_module.store_timezone(
-        app.config["STORE_TIMEZONE"]
-    )
     # Forwarded headers are trusted only from as many proxies as the settings say: with none
     # in front, a client could set X-Forwarded-For and pass the sign-in limit as anyone.
     hops = {k: app.config[f"PROXY_FIX_{k.upper()}"] for k in ("x_for", "x_proto", "x_host")}
