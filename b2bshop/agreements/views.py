@@ -30,6 +30,7 @@ def backorder_expected(line: SalesOrderLine) -> date | None:
         g.backorder_expected = customer_expected_dates(line.order.customer_id)
     return g.backorder_expected.get(line.id)
 
+
 #: A customer has a handful of agreements; the page shows the latest this many.
 PAGE_LIMIT = 100
 
