@@ -293,10 +293,15 @@ PAYMENT_CSV_HEADER = ["number", "date", "method", "status", "currency", "amount"
 def export_payments():
     form = parse_filter(PaymentHistoryFilterForm)
     stmt = filtered_payments(current_user, form).order_by(Payment.id.desc())
+
+    def rows():  # type: ignore[no-untyped-def]
+        # Run inside the streamed response, where stream_with_context keeps the session.
+        yield from db.session.scalars(stmt.execution_options(yield_per=500))
+
     return _csv(
         "payments",
         PAYMENT_CSV_HEADER,
-        db.session.scalars(stmt.execution_options(yield_per=500)),
+        rows(),
         lambda p: [
             text_cell(p.number),
             p.created_at.date().isoformat(),

@@ -211,7 +211,7 @@ def test_sending_needs_prices_a_date_and_lines(people):
 
 
 def test_a_cart_becomes_a_quotation_request(people):
-    customer, buyer, admin, product, other = people
+    _, buyer, _, product, other = people
     cart_service.add_item(buyer, product.sku, "3")
     cart_service.add_item(buyer, other.sku, "4")
     quotation = service.request_quote(buyer, note="Can you do better on volume?")
