@@ -84,11 +84,12 @@ class Price:
 
 
 def percent_change(unit_price: Decimal, list_price: Decimal) -> str:
-    """'-8 %' or '+3 %' in the user's locale, with a real minus sign (U+2212)."""
+    """'-8 %' or '+3 %' in the user's locale, with a real minus sign (U+2212); one decimal,
+    so an 8 % discount whose price was rounded to the cent still reads 8 %."""
     if not list_price:
         return ""
     change = (unit_price - list_price) / list_price
-    text = format_percent(abs(change), format="#,##0.##%", locale=get_locale())
+    text = format_percent(abs(change), format="#,##0.#%", locale=get_locale())
     sign = "\u2212" if change < 0 else "+" if change > 0 else "±"
     return f"{sign}{text}"
 
