@@ -203,6 +203,9 @@ class ProductForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=0, max=INT32_MAX)],
     )
     active = BooleanField(_l("Active"), default=True)
+    category = StringField(
+        _l("Category (for up-sell and cross-sell)"), validators=[Optional(), Length(max=60)]
+    )
 
 
 class ReasonForm(FlaskForm):

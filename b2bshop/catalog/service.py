@@ -52,6 +52,8 @@ class ProductInput:
     tax_rate: Decimal
     active: bool = True
     description: str = ""
+    #: Groups products for up-sell and cross-sell rules (suggestions/).
+    category: str = ""
 
 
 def save_product(acting_user: User, product: Product | None, data: ProductInput) -> Product:
@@ -78,6 +80,7 @@ def save_product(acting_user: User, product: Product | None, data: ProductInput)
     product.stock_on_hand = data.stock_on_hand
     product.tax_rate = data.tax_rate
     product.active = data.active
+    product.category = (data.category or "").strip()[:60]
     db.session.flush()
     return product
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from b2bshop.accounts.models import Role
 from b2bshop.cart.models import Cart, CartLine
 from b2bshop.extensions import db
 from b2bshop.suggestions.models import SuggestionKind, SuggestionRule
@@ -212,3 +213,70 @@ def test_fifty_line_cart_costs_a_constant_number_of_queries(app):
     assert large.count("suggestion-group") == 50 and small.count("suggestion-group") == 5
     assert len(fifty) == len(five), (len(five), len(fifty))
     assert len(fifty) <= 10
+
+
+def test_admin_rules_and_product_categories(app):
+    _setup(app)
+    with app.app_context():
+        factories.user("boss@example.com", role=Role.STORE_ADMIN, password=PASSWORD)
+        db.session.commit()
+    admin = _sign_in(app, "boss@example.com")
+    created = admin.post(
+        "/admin/products/new",
+        data={
+            "sku": "NOTE-A5",
+            "name": "Notebook A5",
+            "price": "4.00",
+            "currency": "EUR",
+            "tax_rate": "0",
+            "stock_on_hand": "10",
+            "active": "y",
+            "category": " paper ",
+        },
+    )
+    assert created.status_code == 302
+    ink = _pid(app, "INK")
+    refused = admin.post(
+        "/admin/suggestions/new",
+        data={
+            "kind": "cross_sell",
+            "product_id": "0",
+            "category": "",
+            "suggested_product_id": ink,
+            "priority": "1",
+        },
+    )
+    assert refused.status_code == 422
+    assert "Choose either a product or a category" in refused.get_data(as_text=True)
+    for bad in ({"priority": "1001"}, {"suggested_product_id": "x"}, {"valid_from": "2026-13-01"}):
+        data = {
+            "kind": "cross_sell",
+            "category": "paper",
+            "suggested_product_id": ink,
+            "priority": "1",
+            **bad,
+        }
+        assert admin.post("/admin/suggestions/new", data=data).status_code == 422, bad
+    with app.app_context():
+        assert (
+            db.session.scalar(select(SuggestionRule.id).where(SuggestionRule.category == "paper"))
+            is None
+        )
+    saved = admin.post(
+        "/admin/suggestions/new",
+        data={
+            "kind": "cross_sell",
+            "product_id": "0",
+            "category": "paper",
+            "suggested_product_id": ink,
+            "priority": "3",
+            "note": "Write it down",
+            "active": "y",
+        },
+    )
+    assert saved.status_code == 302
+    listing = admin.get("/admin/suggestions?q=paper").get_data(as_text=True)
+    assert "Category paper" in listing
+    buyer = _sign_in(app)
+    assert "Write it down" in buyer.get("/products/NOTE-A5").get_data(as_text=True)
+    assert buyer.get("/admin/suggestions").status_code == 404
