@@ -19,7 +19,7 @@ from b2bshop.accounts import service as accounts
 from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
 from b2bshop.billing.models import Invoice, InvoiceLine, InvoiceTotals
 from b2bshop.extensions import db
-from b2bshop.numbering import NumberSequence
+from b2bshop.numbering import NumberSequence, next_number
 from b2bshop.payments.models import Payment, PaymentAllocation
 
 TRIGGERS = ("invoice_totals_sync", "customer_invoices_version")
@@ -196,6 +196,7 @@ def generate(
                         "completed",
                         money(paid),
                         "EUR",
+                        entity.id,
                     )
                 )
                 allocations.append((invoice_id, invoice_id, invoice_id, money(paid), money(0)))
@@ -214,6 +215,7 @@ def generate(
                 money(total),
                 money(paid),
                 status,
+                entity.id,
             )
 
     counts = {"customers": len(customer_rows)}
@@ -238,6 +240,7 @@ def generate(
             "total",
             "amount_paid",
             "status",
+            "legal_entity_id",
         ],
         invoice_rows(),
     )
@@ -259,7 +262,16 @@ def generate(
     )
     counts["payments"] = _bulk(
         Payment.__table__,
-        ["id", "number", "customer_id", "method", "status", "amount", "currency"],
+        [
+            "id",
+            "number",
+            "customer_id",
+            "method",
+            "status",
+            "amount",
+            "currency",
+            "legal_entity_id",
+        ],
         payments,
     )
     counts["payment_allocations"] = _bulk(
@@ -273,9 +285,12 @@ def generate(
             db.session.execute(text(f"ALTER TABLE invoices ENABLE TRIGGER {trigger}"))
         db.session.execute(delete(InvoiceTotals))
         db.session.execute(text(RECOUNT_TOTALS))
+    for name in ("invoice", "payment"):
+        next_number(name, entity.id)  # the entity's series exist before they are moved on
     db.session.execute(
         NumberSequence.__table__.update()
         .where(NumberSequence.name.in_(["invoice", "payment"]))
+        .where(NumberSequence.legal_entity_id == entity.id)
         .values(next_value=size.invoices + 1)
     )
     if not on_sqlite:
@@ -301,3 +316,69 @@ def analyze() -> None:
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
+
+
+# --- Contacts for campaigns (issue 17) ---
+
+#: The mix of the generated relationships and their contacts.
+CONTACT_LANGUAGES = ("en", "en", "fr", "nb", "nl")
+CONTACT_COUNTRIES = ("NL", "NL", "FR", "NO", "BE", "DE")
+
+
+def generate_contacts(contacts: int, seed: int = 42) -> dict[str, int]:
+    """`flask --app wsgi bench-contacts`: `contacts` contacts, two per party, of leads,
+    prospects and customers (the existing customers, in id order, become the customer
+    parties). 90 % consent to marketing, 3 % of those unsubscribed since. The caller
+    commits; there must be no parties yet."""
+    from b2bshop.relationships.models import Contact, Party
+
+    if db.session.scalar(select(func.count(Party.id))):
+        raise NotEmpty("bench-contacts needs a database without parties")
+    rng = random.Random(seed)
+    customer_ids = list(db.session.scalars(select(Customer.id).order_by(Customer.id)))
+    parties = (contacts + 1) // 2
+    now = date.today()
+    party_rows = []
+    for n in range(1, parties + 1):
+        kind = ("lead", "prospect", "customer")[n % 3]
+        customer_id = None
+        if kind == "customer":
+            customer_id = customer_ids.pop(0) if customer_ids else None
+            kind = "customer" if customer_id else "prospect"
+        party_rows.append(
+            (
+                n, kind, f"Bench party {n}", rng.choice(CONTACT_COUNTRIES), "", "", "", "",
+                "admin", "", customer_id, now,
+            )
+        )  # fmt: skip
+    _bulk(
+        Party.__table__,
+        ["id", "kind", "name", "country_code", "vat_number", "street", "postal_code", "city",
+         "source", "notes", "customer_id", "created_at"],
+        party_rows,
+    )  # fmt: skip
+
+    def contact_rows() -> Iterator[tuple]:
+        for n in range(1, contacts + 1):
+            consent = rng.random() < 0.9
+            unsubscribed = now if consent and rng.random() < 0.03 else None
+            yield (
+                n, (n + 1) // 2, f"Contact {n}", f"contact{n}@bench.example", "", "",
+                rng.choice(CONTACT_LANGUAGES), consent, unsubscribed, now,
+            )  # fmt: skip
+
+    written = _bulk(
+        Contact.__table__,
+        ["id", "party_id", "name", "email", "phone", "role", "language", "marketing_consent",
+         "unsubscribed_at", "created_at"],
+        contact_rows(),
+    )  # fmt: skip
+    if db.session.connection().dialect.name == "postgresql":
+        # The ids were given here: the serial sequences start after them.
+        db.session.execute(
+            text("SELECT setval(pg_get_serial_sequence('parties', 'id'), :n)"), {"n": parties}
+        )
+        db.session.execute(
+            text("SELECT setval(pg_get_serial_sequence('contacts', 'id'), :n)"), {"n": written}
+        )
+    return {"parties": parties, "contacts": written}

@@ -51,6 +51,19 @@ def register(app: Flask) -> None:
         click.echo(f"Done in {time.monotonic() - started:.0f} s: {summary}.")
         click.echo(f"Sign in as {benchdata.BENCH_USER} / {benchdata.BENCH_PASSWORD}.")
 
+    @app.cli.command("bench-contacts")
+    @click.option("--contacts", default=50_000, show_default=True)
+    @click.option("--seed", default=42, show_default=True)
+    def bench_contacts_command(contacts: int, seed: int) -> None:
+        """Generate leads, prospects and customer parties with contacts, for campaigns."""
+        try:
+            counts = benchdata.generate_contacts(contacts, seed)
+        except benchdata.NotEmpty as exc:
+            raise click.ClickException(str(exc)) from exc
+        db.session.commit()
+        benchdata.analyze()
+        click.echo(", ".join(f"{v:,} {k}" for k, v in counts.items()) + ".")
+
     @app.cli.command("cron")
     def cron_command() -> None:
         """Queue the periodic jobs (the request sync every SYNC_INTERVAL seconds, the payment

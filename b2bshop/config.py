@@ -125,6 +125,8 @@ def from_env(instance_path: str) -> dict:
             "MAIL_DEFAULT_SENDER", "b2bshop <no-reply@b2bshop.example>"
         ),
         "STORE_NAME": os.environ.get("STORE_NAME", "b2bshop"),
+        #: The legal entity (its code) this storefront sells for; empty: the first entity.
+        "STORE_ENTITY": os.environ.get("STORE_ENTITY", ""),
         #: Links in emails point here.
         "STORE_URL": os.environ.get("STORE_URL", "http://127.0.0.1:5000"),
         #: Dotted path of the card payment provider (b2bshop/payments/providers.py).
@@ -167,6 +169,14 @@ def from_env(instance_path: str) -> dict:
         #: Seconds between an RQ worker's housekeeping: abandoned jobs, and restarting its
         #: scheduler after Redis came back (RQ's default is 600).
         "WORKER_MAINTENANCE_INTERVAL": int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "30")),
+        #: Campaigns (issue 17): recipients per batch job; seconds a batch job may run; how
+        #: long a claimed recipient stays with its job before the campaign sync hands it to
+        #: another (longer than the job timeout, so a live job never loses its own).
+        "CAMPAIGN_BATCH_SIZE": int(os.environ.get("CAMPAIGN_BATCH_SIZE", "200")),
+        "CAMPAIGN_JOB_TIMEOUT": int(os.environ.get("CAMPAIGN_JOB_TIMEOUT", "600")),
+        "CAMPAIGN_LEASE_SECONDS": int(os.environ.get("CAMPAIGN_LEASE_SECONDS", "660")),
+        #: Partner sign-ups (POST /signup) per client address.
+        "SIGNUP_RATE_LIMIT": os.environ.get("SIGNUP_RATE_LIMIT", "5 per minute;20 per hour"),
     }
 
 

@@ -31,7 +31,12 @@ def send_rejection_email(application_id: int) -> str:
     if application is None or application.status != ApplicationStatus.REJECTED:
         return "nothing to do"
     key = _key(application_id)
-    intent = db.session.scalar(select(SentEmail).where(SentEmail.key == key).with_for_update())
+    intent = db.session.scalar(
+        select(SentEmail)
+        .where(SentEmail.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if intent is None:
         domain = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN", "b2bshop.local")
         intent = SentEmail(key=key, state="sending", message_id=make_msgid("b2b", domain), sends=0)

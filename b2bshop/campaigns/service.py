@@ -96,8 +96,13 @@ def save_campaign(acting_user: User, campaign: Campaign | None, data: CampaignIn
 
 
 def lock(campaign_id: int) -> Campaign:
+    """The campaign, its row locked and read again (populate_existing: the identity map
+    would otherwise keep the status the view read before the lock)."""
     campaign = db.session.scalar(
-        select(Campaign).where(Campaign.id == campaign_id).with_for_update()
+        select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if campaign is None:
         raise NotFound(_l("There is no such campaign."))
@@ -173,11 +178,11 @@ def resume(acting_user: User, campaign_id: int) -> Campaign:
 
 
 def batch_size() -> int:
-    return int(current_app.config.get("CAMPAIGN_BATCH_SIZE", 200))
+    return int(current_app.config["CAMPAIGN_BATCH_SIZE"])
 
 
 def lease_seconds() -> int:
-    return int(current_app.config.get("CAMPAIGN_LEASE_SECONDS", 300))
+    return int(current_app.config["CAMPAIGN_LEASE_SECONDS"])
 
 
 def _base(campaign_id: int) -> int | None:
@@ -186,21 +191,25 @@ def _base(campaign_id: int) -> int | None:
     )
 
 
-def unfinished_batches(campaign_id: int, now: datetime | None = None) -> list[tuple[int, int]]:
+def _expired(now: datetime):  # type: ignore[no-untyped-def]
+    return (CampaignRecipient.state == RecipientState.SENDING) & (
+        (CampaignRecipient.lease_expires_at.is_(None)) | (CampaignRecipient.lease_expires_at <= now)
+    )
+
+
+def unfinished_batches(
+    campaign_id: int, now: datetime | None = None, *, stale_only: bool = False
+) -> list[tuple[int, int]]:
     """(first id, last id) of each batch with a recipient to send: queued, or "sending"
-    under an expired lease (its worker died)."""
+    under an expired lease (its worker died); with stale_only, only the latter."""
     base = _base(campaign_id)
     if base is None:
         return []
     size = batch_size()
     now = now or datetime.now()
-    todo = (CampaignRecipient.state == RecipientState.QUEUED) | (
-        (CampaignRecipient.state == RecipientState.SENDING)
-        & (
-            (CampaignRecipient.lease_expires_at.is_(None))
-            | (CampaignRecipient.lease_expires_at <= now)
-        )
-    )
+    todo = _expired(now)
+    if not stale_only:
+        todo = todo | (CampaignRecipient.state == RecipientState.QUEUED)
     rows = db.session.scalars(
         # Floor division: SQLAlchemy's "/" is true division.
         select((CampaignRecipient.id - base) // literal(size))
@@ -215,12 +224,16 @@ def batch_job_prefix(campaign_id: int, first_id: int) -> str:
 
 
 def enqueue_batches(campaign: Campaign, live_job_ids: set[str] | None = None) -> int:
-    """Queue a job for each unfinished batch that has none alive (after the commit)."""
+    """Queue a job for each unfinished batch that has none alive (after the commit). A
+    batch with an expired lease is queued whatever RQ still lists: the lease outlasts the
+    job timeout, so its job is dead (RQ's started registry keeps a killed worker's job a
+    while longer)."""
     live_prefixes = {j.rsplit("-", 1)[0] + "-" for j in live_job_ids or ()}
+    stale = {first for first, _last in unfinished_batches(campaign.id, stale_only=True)}
     queued = 0
     for first, last in unfinished_batches(campaign.id):
         prefix = batch_job_prefix(campaign.id, first)
-        if prefix in live_prefixes:
+        if prefix in live_prefixes and first not in stale:
             continue
         jobs.enqueue_after_commit(
             SEND_JOB,
@@ -228,7 +241,7 @@ def enqueue_batches(campaign: Campaign, live_job_ids: set[str] | None = None) ->
             first,
             last,
             job_id=prefix + secrets.token_hex(3),
-            job_timeout=current_app.config.get("CAMPAIGN_JOB_TIMEOUT", 600),
+            job_timeout=current_app.config["CAMPAIGN_JOB_TIMEOUT"],
             retry=jobs.default_retry(),
         )
         queued += 1
@@ -257,6 +270,7 @@ def claim(campaign_id: int, first_id: int, last_id: int, limit: int) -> list[Cam
             .order_by(CampaignRecipient.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
         )
     )
     domain = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN", "b2bshop.local")
@@ -414,12 +428,18 @@ def recipient(recipient_id: int) -> CampaignRecipient:
 def unsubscribe(recipient_id: int) -> CampaignRecipient:
     """The contact gets no campaign from now on; a second click changes nothing."""
     row = db.session.scalar(
-        select(CampaignRecipient).where(CampaignRecipient.id == recipient_id).with_for_update()
+        select(CampaignRecipient)
+        .where(CampaignRecipient.id == recipient_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if row is None:
         raise NotFound(_l("This link is not valid."))
     contact = db.session.scalar(
-        select(Contact).where(Contact.id == row.contact_id).with_for_update()
+        select(Contact)
+        .where(Contact.id == row.contact_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     now = datetime.now()
     if row.unsubscribed_at is None and contact.unsubscribed_at is None:
@@ -442,7 +462,10 @@ def respond(
     if response not in {r.value for r in Response}:
         raise CampaignInvalid(_l("Choose a response."))
     row = db.session.scalar(
-        select(CampaignRecipient).where(CampaignRecipient.id == recipient_id).with_for_update()
+        select(CampaignRecipient)
+        .where(CampaignRecipient.id == recipient_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if row is None:
         raise NotFound(_l("This link is not valid."))

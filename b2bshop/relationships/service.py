@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, or_, select
 from b2bshop.accounts import service as accounts
 from b2bshop.accounts.models import Customer, Role, User
 from b2bshop.audit import service as audit
+from b2bshop.entities.service import default_entity_id
 from b2bshop.errors import DomainError, NotFound
 from b2bshop.extensions import db
 from b2bshop.numbering import next_number
@@ -124,7 +125,14 @@ def add_contact(acting_user: User | None, party: Party, data: ContactInput) -> C
 
 
 def lock_party(party_id: int) -> Party:
-    party = db.session.scalar(select(Party).where(Party.id == party_id).with_for_update())
+    """The party, its row locked and read again (populate_existing: the identity map would
+    otherwise keep the kind the view read before the lock)."""
+    party = db.session.scalar(
+        select(Party)
+        .where(Party.id == party_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if party is None:
         raise NotFound(_l("There is no such lead or prospect."))
     return party
@@ -171,7 +179,7 @@ def convert(
     contact = next((c for c in party.contacts if c.id == data.contact_id), None)
     if contact is None:
         raise PartyInvalid(_l("Choose the contact who becomes the account's administrator."))
-    number = (data.number or "").strip() or next_number("customer")
+    number = (data.number or "").strip() or next_number("customer", default_entity_id())
     customer = accounts.save_customer(
         acting_user,
         None,
@@ -254,6 +262,7 @@ def complete_task(acting_user: User, party: Party, task_id: int) -> FollowUpTask
         select(FollowUpTask)
         .where(FollowUpTask.id == task_id, FollowUpTask.party_id == party.id)
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if task is None:
         raise NotFound(_l("There is no such task."))
@@ -337,7 +346,10 @@ def submit_application(data: SignupInput) -> tuple[AccountApplication, bool]:
     )
     if existing is not None:
         locked = db.session.scalar(
-            select(AccountApplication).where(AccountApplication.id == existing.id).with_for_update()
+            select(AccountApplication)
+            .where(AccountApplication.id == existing.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         locked.repeats += 1
         db.session.flush()
@@ -392,7 +404,10 @@ def submit_application(data: SignupInput) -> tuple[AccountApplication, bool]:
 
 def lock_application(application_id: int) -> AccountApplication:
     application = db.session.scalar(
-        select(AccountApplication).where(AccountApplication.id == application_id).with_for_update()
+        select(AccountApplication)
+        .where(AccountApplication.id == application_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if application is None:
         raise NotFound(_l("There is no such account application."))

@@ -17,7 +17,7 @@ bp = Blueprint("relationships", __name__)
 
 
 def _signup_limit() -> str:
-    return current_app.config.get("SIGNUP_RATE_LIMIT", "5 per minute;20 per hour")
+    return current_app.config["SIGNUP_RATE_LIMIT"]
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -12,8 +12,10 @@ has been sent after DATA.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
+import socket
 
 from flask import current_app
 from flask_mailman import EmailMessage
@@ -28,6 +30,14 @@ class _ConversationHooks:
     """Mixed into smtplib.SMTP: the `during_data` crash point."""
 
     _in_data = False
+
+    def connect(self, host="localhost", port=0, source_address=None):  # type: ignore[no-untyped-def]
+        reply = super().connect(host, port, source_address)  # type: ignore[misc]
+        # The message goes out in two writes (the crash point between them): with Nagle's
+        # algorithm the second waits for the server's delayed ACK, 40 ms an email.
+        with contextlib.suppress(OSError, AttributeError):
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
+        return reply
 
     def data(self, msg):  # type: ignore[no-untyped-def]
         self._in_data = True
