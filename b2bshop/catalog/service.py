@@ -97,5 +97,9 @@ def delete_product(acting_user: User, product: Product) -> None:
         raise ProductInUse(
             _l("%(sku)s is on orders or in carts: deactivate it instead.", sku=product.sku)
         )
+    from b2bshop.quotations.models import QuotationLine
+
+    if db.session.scalar(select(exists().where(QuotationLine.product_id == product.id))):
+        raise ProductInUse(_l("%(sku)s is on quotations: deactivate it instead.", sku=product.sku))
     db.session.delete(product)
     db.session.flush()

@@ -49,10 +49,13 @@ class SuggestionRule(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[SuggestionKind] = mapped_column(enum_type(SuggestionKind, "suggestion_kind"))
     #: The product the rule is for; or None, and then every product of `category`.
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
     category: Mapped[str] = mapped_column(String(60), default="", index=True)
     #: The replacement (up-sell) or the addition (cross-sell).
-    suggested_product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    #: A rule goes with either of its products (a product is deleted only when unused).
+    suggested_product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     #: Higher first.
     priority: Mapped[int] = mapped_column(Integer, default=0)
     valid_from: Mapped[date | None] = mapped_column(Date)

@@ -150,12 +150,16 @@ def upgrade() -> None:
             "priority >= 0 AND priority <= 1000", name=op.f("ck_suggestion_rules_priority_range")
         ),
         sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name=op.f("fk_suggestion_rules_product_id_products")
+            ["product_id"],
+            ["products.id"],
+            name=op.f("fk_suggestion_rules_product_id_products"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["suggested_product_id"],
             ["products.id"],
             name=op.f("fk_suggestion_rules_suggested_product_id_products"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_suggestion_rules")),
     )

@@ -35,8 +35,10 @@ from b2bshop.catalog.models import Product
 from b2bshop.core.listing import encode_cursor
 from b2bshop.extensions import db
 from b2bshop.payments.models import Payment
+from b2bshop.quotations.models import Quotation
 from b2bshop.requests.models import B2BRequest, Invitation
 from b2bshop.sales.models import SalesOrder
+from b2bshop.suggestions.models import SuggestionRule
 
 #: Where money lives: a refused request must leave each of these tables as it found it.
 MONEY_TABLES = (
@@ -204,8 +206,11 @@ def real_path_values(app: Flask) -> dict[tuple[str, str], list[str]]:
         "terms_id": PaymentTerms.id,
         "request_id": B2BRequest.id,
         "line_id": CartLine.id,
+        "rule_id": SuggestionRule.id,
+        "sku": Product.sku,
     }
     numbers = {"invoices": Invoice.number, "orders": SalesOrder.number, "payments": Payment.number}
+    numbers["quotations"] = Quotation.number
     values: dict[tuple[str, str], list[str]] = {}
     with app.app_context():
         for rule in app.url_map.iter_rules():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -144,6 +145,24 @@ def _prepare(app: Flask) -> None:
     draft = {k: v for k, v in draft.items() if not re.search(r"-[1-9][0-9]*$", k)}
     draft["action"] = "save"
     ok(admin.post("/admin/free-text/new", data=draft))
+    # A quotation sent to Contoso (issue 18) and an up-sell rule for the item in the cart.
+    new = _form(admin, "/admin/quotations/new", "/admin/quotations/new")
+    response = admin.post("/admin/quotations/new", data=new)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    page = response.headers["Location"]
+    quote = _form(admin, page, page)
+    valid_until = (date.today() + timedelta(days=5)).isoformat()
+    line = {"product-0": quote["product-0"], "quantity-0": "3", "price-0": "9.50"}
+    ok(admin.post(page, data={**line, "valid_until": valid_until}))
+    ok(admin.post(f"{page}/send"))
+    with app.app_context():
+        from b2bshop.catalog.models import Product
+
+        ids = dict(db.session.execute(select(Product.sku, Product.id)).all())
+        db.session.remove()
+    rule = {"kind": "upsell", "product_id": ids["OFF-PAP-A4"], "category": "", "priority": "1"}
+    rule |= {"suggested_product_id": ids["OFF-PAP-A3"], "note": "Bigger", "active": "y"}
+    ok(admin.post("/admin/suggestions/new", data=rule))
 
 
 def _cart_holds_an_item(app: Flask, client) -> None:  # type: ignore[no-untyped-def]

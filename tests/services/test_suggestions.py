@@ -129,3 +129,25 @@ def test_rule_validation(catalog):
     assert rule.note == "Better" and rule.kind == SuggestionKind.UPSELL
     rule = service.save_rule(admin, rule, data(product_id=None, category="paper"))
     assert rule.product_id is None and rule.category == "paper"
+
+
+def test_deleting_products_with_rules_or_quotations(catalog):
+    from b2bshop.catalog import service as catalog_service
+    from b2bshop.quotations import service as quotations
+    from b2bshop.quotations.service import QuoteLineInput
+    from tests import factories
+
+    admin = factories.user(role=Role.STORE_ADMIN)
+    p = catalog
+    rule = _rule(p["PEN"], p["PEN-PRO"])
+    rule_id = rule.id
+    catalog_service.delete_product(admin, p["PEN-PRO"])  # its rule goes with it
+    db.session.expire_all()
+    assert db.session.get(SuggestionRule, rule_id) is None
+    quotation = quotations.create_draft(admin, factories.customer())
+    quotations.save_quotation(
+        admin, quotation, [QuoteLineInput(p["INK"].id, 1, None)], valid_until=None, note=""
+    )
+    with pytest.raises(catalog_service.ProductInUse) as refused:
+        catalog_service.delete_product(admin, p["INK"])
+    assert "on quotations" in str(refused.value.message)
