@@ -17,6 +17,7 @@ from b2bshop.agreements.forms import (
     COMMITMENT_CHOICES,
     AgreementFilterForm,
     AgreementLineForm,
+    CustomerGroupForm,
     SalesAgreementForm,
     StatusForm,
     TradeAgreementForm,
@@ -24,12 +25,14 @@ from b2bshop.agreements.forms import (
 from b2bshop.agreements.models import (
     AgreementStatus,
     CustomerGroup,
+    CustomerGroupMember,
     SalesAgreement,
     SalesAgreementLine,
     TradeAgreement,
 )
 from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
+from b2bshop.core.inputs import parse_id
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 
@@ -314,3 +317,46 @@ def delete_trade_agreement(agreement_id: int):
     else:
         flash(_("The trade agreement is deleted."), "success")
     return redirect(url_for(".list_trade_agreements"))
+
+
+# --- customer groups ------------------------------------------------------------------
+
+
+@bp.route("/customer-groups", methods=["GET", "POST"])
+@store_admin_required
+def customer_groups():
+    """Price groups: a trade agreement for a group applies to each of its customers."""
+    form = CustomerGroupForm()
+    customers = list(
+        db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
+    )
+    chosen = [cid for cid in (parse_id(v) for v in request.form.getlist("customer")) if cid]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            group = unit_of_work.run(
+                lambda: service.create_customer_group(
+                    current_user, form.code.data, form.name.data, chosen
+                )
+            )
+        except DomainError as error:
+            refuse(error)
+            status = error.status_code
+        else:
+            flash(_("Customer group %(code)s is saved.", code=group.code), "success")
+            return redirect(url_for(".customer_groups"))
+    elif request.method == "POST":
+        form_errors(form)
+        status = 422
+    groups = db.session.scalars(
+        select(CustomerGroup)
+        .options(selectinload(CustomerGroup.members).selectinload(CustomerGroupMember.customer))
+        .order_by(CustomerGroup.code)
+    ).all()
+    return render_template(
+        "admin/customer_groups.html",
+        form=form,
+        groups=groups,
+        customers=customers,
+        chosen=set(chosen),
+    ), status

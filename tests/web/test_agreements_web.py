@@ -336,3 +336,78 @@ def test_agreement_posts_without_csrf_are_refused(make_app, app, people):
     assert response.status_code in (400, 422)
     with app.app_context():
         assert db.session.scalar(select(func.count(SalesAgreement.id))) == 0
+
+
+def test_trade_agreements_for_a_group_through_the_admin_pages(app, client, login, people):
+    _admin(client, login)
+    page = client.post(
+        "/admin/customer-groups",
+        data={"code": "wholesale", "name": "Wholesale <b>", "customer": [people["customer"]]},
+    )
+    assert page.status_code == 302
+    listing = client.get("/admin/customer-groups").get_data(as_text=True)
+    assert "WHOLESALE" in listing and "Wholesale &lt;b&gt;" in listing
+    assert "Acme Buyer Co" in listing
+    again = client.post("/admin/customer-groups", data={"code": "WHOLESALE", "name": "x"})
+    assert again.status_code == 422 and "has the code WHOLESALE" in again.get_data(as_text=True)
+    with app.app_context():
+        from b2bshop.agreements.models import CustomerGroup, TradeAgreement
+
+        group_id = db.session.scalar(select(CustomerGroup.id))
+    form = {
+        "customer_group_id": group_id,
+        "customer_id": 0,
+        "product_id": people["product"],
+        "min_quantity": "10",
+        "discount_percent": "15",
+        "idempotency_key": str(uuid.uuid4()),
+    }
+    both = client.post("/admin/trade-agreements/new", data={**form, "customer_id": people["other"]})
+    assert both.status_code == 422 and "not both" in both.get_data(as_text=True)
+    assert client.post("/admin/trade-agreements/new", data=form).status_code == 302
+    assert client.post("/admin/trade-agreements/new", data=form).status_code == 302  # replay
+    with app.app_context():
+        assert db.session.scalar(select(func.count(TradeAgreement.id))) == 1
+        agreement_id = db.session.scalar(select(TradeAgreement.id))
+    assert "TA-" in client.get("/admin/trade-agreements").get_data(as_text=True)
+    client.post("/logout")
+    login("buyer@acme.example", "pw", client)
+    client.post("/cart/items", data={"sku": "BOLT-1", "qty": "10"})
+    assert "€850.00" in _cart(client)  # 10 x 85.00: the group's 15 % from 10 units
+    client.post("/logout")
+    login("buyer@other.example", "pw", client)
+    client.post("/cart/items", data={"sku": "BOLT-1", "qty": "10"})
+    assert "€1,000.00" in _cart(client)
+    client.post("/logout")
+    _admin(client, login)
+    assert client.post(f"/admin/trade-agreements/{agreement_id}/delete").status_code == 302
+    assert client.post(f"/admin/trade-agreements/{agreement_id}/delete").status_code == 404
+
+
+def test_total_amount_commitment_fulfilment(app, client, login, people):
+    _admin(client, login)
+    number = _create(client, people, commitment_type="total_amount", committed_amount="1000")
+    assert _add_line(client, number, people, committed_quantity="").status_code == 302
+    _status(client, number, "effective", "on_hold")
+    client.post("/logout")
+    login("buyer@acme.example", "pw", client)
+    client.post("/cart/items", data={"sku": "BOLT-1", "qty": "5"})
+    page = client.get("/checkout").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', page).group(1)
+    client.post("/checkout", data={"method": "on_account", "idempotency_key": key})
+    mine = client.get("/account/agreements").get_data(as_text=True)
+    assert "€460.00" in mine and "46 %" in mine  # 5 x 92.00 of 1,000.00
+    client.post("/logout")
+    _admin(client, login)
+    refused = client.post(
+        "/admin/agreements/new",
+        data={
+            "customer_id": people["customer"],
+            "commitment_type": "total_amount",
+            "valid_from": TODAY.isoformat(),
+            "valid_to": TODAY.isoformat(),
+            "idempotency_key": str(uuid.uuid4()),
+        },
+    )
+    assert refused.status_code == 422
+    assert "needs the amount committed" in refused.get_data(as_text=True)
