@@ -45,6 +45,18 @@ def test_issue_19_pages_have_no_axe_violations(
     admin.goto("/admin/agreements?status=effective")
     scan("agreements, filtered")
 
+    admin.goto("/admin/customer-groups")
+    scan("customer groups, empty")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Save group").click()
+    scan("customer group, errors")
+    admin.get_by_label("Code").fill("KEY")
+    admin.get_by_label("Name", exact=True).fill("Key accounts")
+    admin.get_by_label(re.compile("Contoso Retail")).check()
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Save group").click()
+    scan("customer groups, one")
+
     admin.goto("/admin/trade-agreements")
     scan("trade agreements, empty")
     admin.goto("/admin/trade-agreements/new")
