@@ -25,7 +25,19 @@ from b2bshop.billing.models import (
 from b2bshop.campaigns.models import Campaign, CampaignMessage, CampaignRecipient
 from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
+from b2bshop.entities.models import store_admin_entities
 from b2bshop.heartbeats import JobHeartbeat
+from b2bshop.intercompany.models import (
+    CustomerTransaction,
+    IntercompanyRelation,
+    IntercompanySettings,
+    JournalName,
+    PaymentJournal,
+    PaymentJournalLine,
+    PaymentJournalSettlement,
+    VendorInvoice,
+    VendorTransaction,
+)
 from b2bshop.numbering import NumberSequence
 from b2bshop.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus
 from b2bshop.purchasing.models import (
@@ -77,9 +89,12 @@ __all__ = [
     "Customer",
     "CustomerGroup",
     "CustomerGroupMember",
+    "CustomerTransaction",
     "FollowUpTask",
     "FreeTextInvoice",
     "FreeTextLine",
+    "IntercompanyRelation",
+    "IntercompanySettings",
     "Invitation",
     "Invoice",
     "InvoiceKind",
@@ -87,6 +102,7 @@ __all__ = [
     "InvoiceStatus",
     "InvoiceTotals",
     "JobHeartbeat",
+    "JournalName",
     "LedgerAccount",
     "LegalEntity",
     "NumberSequence",
@@ -97,6 +113,9 @@ __all__ = [
     "Party",
     "Payment",
     "PaymentAllocation",
+    "PaymentJournal",
+    "PaymentJournalLine",
+    "PaymentJournalSettlement",
     "PaymentMethod",
     "PaymentStatus",
     "PaymentTerms",
@@ -125,4 +144,7 @@ __all__ = [
     "User",
     "UserSession",
     "Vendor",
+    "VendorInvoice",
+    "VendorTransaction",
+    "store_admin_entities",
 ]

@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, delete, insert, text
+from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
 from b2bshop import create_app, jobs
 from b2bshop.extensions import cache, db, limiter
-from b2bshop.numbering import SEQUENCES, NumberSequence
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
@@ -120,10 +119,7 @@ def _truncate_all() -> None:
     else:
         for table in tables:
             db.session.execute(delete(table))
-    db.session.execute(
-        insert(NumberSequence),
-        [{"name": n, "prefix": p, "next_value": 1} for n, p in SEQUENCES.items()],
-    )
+    # Number sequences went with their entities; next_number creates each on first use.
     db.session.commit()
 
 

@@ -161,3 +161,70 @@ def contact(party, email: str | None = None, *, language: str = "en", consent: b
     db.session.add(c)
     db.session.flush()
     return c
+
+
+# --- Legal entities and intercompany (issue 20) ---
+
+
+def second_entity(code: str = "NO", currency: str = "EUR") -> LegalEntity:
+    """A sister company beside the first (default) entity, which is made first if missing."""
+    legal_entity()
+    entity = db.session.query(LegalEntity).filter_by(code=code).first()
+    if entity is None:
+        entity = LegalEntity(
+            code=code, name=f"b2bshop {code}", currency=currency, number_prefix=f"{code}-"
+        )
+        db.session.add(entity)
+        db.session.flush()
+    return entity
+
+
+def customer_of(entity: LegalEntity, name: str | None = None, currency: str = "EUR") -> Customer:
+    c = customer(name, currency=currency)
+    c.legal_entity = entity
+    db.session.flush()
+    return c
+
+
+def product_of(entity: LegalEntity, sku: str | None = None, price: str = "10.00") -> Product:
+    p = product(sku, price)
+    p.legal_entity_id = entity.id
+    db.session.flush()
+    return p
+
+
+def vendor_of(entity: LegalEntity, name: str = "Sister vendor"):  # type: ignore[no-untyped-def]
+    from b2bshop.numbering import next_number
+    from b2bshop.purchasing.models import Vendor
+
+    v = Vendor(number=next_number("vendor", entity.id), name=name, legal_entity_id=entity.id)
+    db.session.add(v)
+    db.session.flush()
+    return v
+
+
+def intercompany(auto_post: bool = True, currency: str = "EUR"):  # type: ignore[no-untyped-def]
+    """The store's entity (first) sells to "NO": NO's customer account in the first
+    entity, the first entity as NO's vendor, a customer payment journal "IC" and settings."""
+    from b2bshop.intercompany.models import (
+        IntercompanyRelation,
+        IntercompanySettings,
+        JournalName,
+    )
+
+    selling = legal_entity()
+    buying = second_entity()
+    cust = customer_of(selling, "b2bshop NO (intercompany)", currency)
+    vend = vendor_of(buying, "b2bshop NL (intercompany)")
+    journal = JournalName(legal_entity_id=selling.id, kind="customer", code="IC", name="IC")
+    db.session.add(journal)
+    db.session.flush()
+    db.session.add(
+        IntercompanySettings(
+            legal_entity_id=selling.id, customer_journal_name_id=journal.id, auto_post=auto_post
+        )
+    )
+    relation = IntercompanyRelation(customer=cust, vendor=vend)
+    db.session.add(relation)
+    db.session.flush()
+    return relation

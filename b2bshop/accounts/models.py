@@ -96,6 +96,9 @@ class LegalEntity(PostalAddress, db.Model):
     peppol_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
     #: Why a 0 % line carries no VAT (EN 16931 BT-120), printed and sent with it.
     vat_exemption_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    #: Put before every number of this entity's series ("NO-" makes NO-INV-000001), so
+    #: numbers stay unique across entities; the default entity's is "" (migration 0018).
+    number_prefix: Mapped[str] = mapped_column(String(10), default="", server_default="")
 
 
 class PaymentTerms(db.Model):
@@ -214,6 +217,11 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
     customer: Mapped[Customer | None] = relationship(back_populates="users")
+    #: A store admin limited to these legal entities (migration 0018); none: all of them.
+    #: Loaded with the user (load_user), so scoping an admin page costs no query.
+    limited_entities: Mapped[list[LegalEntity]] = relationship(
+        secondary="store_admin_entities", order_by="LegalEntity.id", viewonly=True
+    )
 
     #: The key of the sign-in session this object was loaded for (accounts/sessions.py);
     #: a plain attribute, not a column.

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import joinedload
 
-from b2bshop.accounts.models import Customer, LegalEntity, PaymentTerms, Role, User
+from b2bshop.accounts.models import Customer, PaymentTerms, Role, User
 from b2bshop.audit import service as audit
 from b2bshop.audit.service import snapshot
 from b2bshop.billing.models import Invoice
@@ -109,7 +109,7 @@ def load_user(session_key: str) -> User | None:
     """The signed-in user of a request, by the key of a live server-side session, with its
     customer and invoice account in the same query: every buyer page needs them
     (visible_accounts()), so no page asks again."""
-    user = db.session.scalar(_user_by_session_key(), {"key": session_key})
+    user = db.session.scalars(_user_by_session_key(), {"key": session_key}).unique().first()
     if user is not None:
         user.signed_in_with = session_key
     return user
@@ -130,7 +130,10 @@ def _user_by_session_key() -> Select:
             UserSession.user_token == User.session_token,
             User.active.is_(True),
         )
-        .options(joinedload(User.customer).joinedload(Customer.invoice_account))
+        .options(
+            joinedload(User.customer).joinedload(Customer.invoice_account),
+            joinedload(User.limited_entities),
+        )
     )
 
 
@@ -253,8 +256,15 @@ CUSTOMER_AUDITED = [
 ]
 
 
-def save_customer(acting_user: User, customer: Customer | None, data: CustomerInput) -> Customer:
-    """Create or edit a customer. Its invoice account is never itself, never a cycle."""
+def save_customer(
+    acting_user: User,
+    customer: Customer | None,
+    data: CustomerInput,
+    *,
+    legal_entity_id: int | None = None,
+) -> Customer:
+    """Create or edit a customer. Its invoice account is never itself, never a cycle.
+    A new customer belongs to `legal_entity_id` (the admin's entity), else the first."""
     number = data.number.strip().upper()
     if not number or not data.name.strip() or not data.email.strip():
         raise CustomerInvalid(_l("A customer needs a number, a name and an email address."))
@@ -271,8 +281,11 @@ def save_customer(acting_user: User, customer: Customer | None, data: CustomerIn
         raise CustomerInvalid(_l("Choose active payment terms."))
     before = snapshot(customer, CUSTOMER_AUDITED) if customer is not None else None
     if customer is None:
-        entity = db.session.scalar(select(LegalEntity).order_by(LegalEntity.id))
-        customer = Customer(legal_entity=entity)
+        if legal_entity_id is None:
+            from b2bshop.entities.service import default_entity_id
+
+            legal_entity_id = default_entity_id()
+        customer = Customer(legal_entity_id=legal_entity_id)
         db.session.add(customer)
     elif customer.currency != data.currency and currency_in_use(customer):
         raise CustomerInvalid(

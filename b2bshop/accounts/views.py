@@ -25,7 +25,18 @@ bp = Blueprint("accounts", __name__)
 
 @login_manager.user_loader
 def _load_user(session_token: str):  # type: ignore[no-untyped-def]
-    return service.load_user(session_token)
+    user = service.load_user(session_token)
+    if user is not None and not _of_this_store(user):
+        return None  # a buyer of another entity's customer: signed out here
+    return user
+
+
+def _of_this_store(user) -> bool:  # type: ignore[no-untyped-def]
+    """A buyer belongs to this storefront when their customer is of its entity
+    (STORE_ENTITY); store admins work in every entity they are allowed."""
+    from b2bshop.entities.service import store_entity_id
+
+    return user.customer is None or user.customer.legal_entity_id == store_entity_id()
 
 
 login_manager.login_view = "accounts.login"
@@ -69,7 +80,8 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data)
-        if user is not None:
+        # Another entity's buyer hears what a wrong password hears: nothing to learn here.
+        if user is not None and _of_this_store(user):
             # Nothing from before the sign-in carries over (fixation): a new session key on
             # the server and a new CSRF token.
             session.clear()

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.admin.common import (
+    admin_entity_id,
     admin_list,
     bp,
     delete_action,
@@ -42,7 +43,12 @@ def _save_product(product: Product | None):  # type: ignore[no-untyped-def]
     form = ProductForm(obj=product)
     return edit_page(
         form,
-        lambda: service.save_product(current_user, product, input_from(form, service.ProductInput)),
+        lambda: service.save_product(
+            current_user,
+            product,
+            input_from(form, service.ProductInput),
+            legal_entity_id=admin_entity_id(),
+        ),
         lambda saved: (_("Product %(sku)s saved.", sku=saved.sku), url_for(".list_products")),
         title=_("New product") if product is None else _("Edit %(name)s", name=product.name),
         back_url=url_for(".list_products"),

@@ -26,9 +26,21 @@ M = TypeVar("M")
 T = TypeVar("T")
 
 
+def admin_entity_id() -> int | None:
+    """The legal entity the signed-in store admin acts in (the header's switcher)."""
+    from flask_login import current_user
+
+    from b2bshop.entities.service import selected_entity_id
+
+    return selected_entity_id(current_user)
+
+
 def get_or_404(model: type[M], ident: Any) -> M:
+    """A record of the admin's entity, or 404: another entity's record is not there."""
+    from b2bshop.entities.scoping import in_entity
+
     row = db.session.get(model, ident)
-    if row is None:
+    if row is None or not in_entity(row, admin_entity_id()):
         abort(404)
     return row
 
@@ -62,9 +74,11 @@ def admin_list(
 ) -> Response:
     """An admin list page: filter form, keyset page, fragment swap, all through the same
     machinery as the buyer's invoice table (core/listing.py, _listing.html)."""
+    from b2bshop.entities.scoping import scope_to_entity
+
     form = parse_filter(form_class)
     page = keyset_page(
-        build(form),
+        scope_to_entity(build(form), admin_entity_id()),
         sort_column,
         id_column,
         after=request.args.get("after"),

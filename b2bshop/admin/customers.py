@@ -14,6 +14,7 @@ from b2bshop.accounts import service
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer, PaymentTerms
 from b2bshop.admin.common import (
+    admin_entity_id,
     admin_list,
     bp,
     delete_action,
@@ -69,7 +70,9 @@ def _save_customer(customer: Customer | None):  # type: ignore[no-untyped-def]
     def save() -> Customer:
         data = input_from(form, service.CustomerInput)
         data = replace(data, invoice_account_id=data.invoice_account_id or None)  # 0: none
-        return service.save_customer(current_user, customer, data)
+        return service.save_customer(
+            current_user, customer, data, legal_entity_id=admin_entity_id()
+        )
 
     return edit_page(
         form,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import contains_eager
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
 from b2bshop.admin.common import (
+    admin_entity_id,
     admin_list,
     bp,
     customer_matches,
@@ -69,7 +70,11 @@ def list_invoices():
 
 
 def _invoice_or_404(number: str) -> Invoice:
-    invoice = db.session.scalar(select(Invoice).where(Invoice.number == number))
+    invoice = db.session.scalar(
+        select(Invoice).where(
+            Invoice.number == number, Invoice.legal_entity_id == admin_entity_id()
+        )
+    )
     if invoice is None:
         abort(404)
     return invoice

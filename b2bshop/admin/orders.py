@@ -15,7 +15,14 @@ from sqlalchemy.orm import contains_eager
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
-from b2bshop.admin.common import admin_list, bp, customer_matches, pdf_response, refuse
+from b2bshop.admin.common import (
+    admin_entity_id,
+    admin_list,
+    bp,
+    customer_matches,
+    pdf_response,
+    refuse,
+)
 from b2bshop.admin.forms import ORDER_TYPE_CHOICES, OrderFilterForm, OrderTypeForm
 from b2bshop.billing import pdf
 from b2bshop.catalog.models import Product
@@ -137,7 +144,11 @@ def new_order():
 
 
 def _order_or_404(number: str) -> SalesOrder:
-    order = db.session.scalar(select(SalesOrder).where(SalesOrder.number == number))
+    order = db.session.scalar(
+        select(SalesOrder).where(
+            SalesOrder.number == number, SalesOrder.legal_entity_id == admin_entity_id()
+        )
+    )
     if order is None:
         abort(404)
     return order

@@ -15,7 +15,14 @@ from sqlalchemy.orm import contains_eager
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
-from b2bshop.admin.common import admin_list, bp, customer_matches, get_or_404, refuse
+from b2bshop.admin.common import (
+    admin_entity_id,
+    admin_list,
+    bp,
+    customer_matches,
+    get_or_404,
+    refuse,
+)
 from b2bshop.admin.forms import ManualPaymentForm, PaymentFilterForm, ReasonForm
 from b2bshop.billing.models import Invoice, InvoiceStatus
 from b2bshop.core import unit_of_work
@@ -55,7 +62,11 @@ def list_payments():
 
 
 def _payment_or_404(number: str) -> Payment:
-    payment = db.session.scalar(select(Payment).where(Payment.number == number))
+    payment = db.session.scalar(
+        select(Payment).where(
+            Payment.number == number, Payment.legal_entity_id == admin_entity_id()
+        )
+    )
     if payment is None:
         abort(404)
     return payment

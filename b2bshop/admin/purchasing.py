@@ -14,7 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from b2bshop.accounts.access import store_admin_required
-from b2bshop.admin.common import admin_list, bp, edit_page, get_or_404, refuse, search_and_active
+from b2bshop.admin.common import (
+    admin_entity_id,
+    admin_list,
+    bp,
+    edit_page,
+    get_or_404,
+    refuse,
+    search_and_active,
+)
 from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
 from b2bshop.core.inputs import parse_id, parse_int
@@ -68,7 +76,9 @@ def _save_vendor(vendor: Vendor | None):  # type: ignore[no-untyped-def]
             idempotency_key=form.idempotency_key.data if vendor is None else None,
         )
         try:
-            return service.save_vendor(current_user, vendor, data)
+            return service.save_vendor(
+                current_user, vendor, data, legal_entity_id=admin_entity_id()
+            )
         except service.AlreadyCreated as replay:
             return replay.row
 
@@ -206,7 +216,10 @@ def new_purchase_order():
 def _po_or_404(number: str) -> PurchaseOrder:
     order = db.session.scalar(
         select(PurchaseOrder)
-        .where(PurchaseOrder.number == number[:20])
+        .where(
+            PurchaseOrder.number == number[:20],
+            PurchaseOrder.legal_entity_id == admin_entity_id(),
+        )
         .options(
             selectinload(PurchaseOrder.lines).selectinload(PurchaseOrderLine.product),
             selectinload(PurchaseOrder.receipts),

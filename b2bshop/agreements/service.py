@@ -118,7 +118,7 @@ def create_sales_agreement(acting_user: User, data: SalesAgreementInput) -> Sale
         created_by_id=acting_user.id,
         idempotency_key=data.idempotency_key,
     )
-    agreement.number = next_number("sales_agreement")
+    agreement.number = next_number("sales_agreement", customer.legal_entity_id)
     db.session.add(agreement)
     db.session.flush()
     audit.record(

@@ -54,7 +54,7 @@ def _post(
     note.due_date = today
     note.cash_discount_date = None
     note.cash_discount_amount = Decimal(0)
-    note.number = next_number("credit_note")
+    note.number = next_number("credit_note", customer.legal_entity_id)
     db.session.add(note)
     db.session.flush()
     return note

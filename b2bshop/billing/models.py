@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from b2bshop.accounts.models import Customer, PaymentTerms, enum_type
+from b2bshop.entities.columns import entity_column
 from b2bshop.extensions import db
 from b2bshop.money import MONEY, ZERO, quantize
 
@@ -115,6 +116,7 @@ class Invoice(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    legal_entity_id: Mapped[int] = entity_column()
     number: Mapped[str] = mapped_column(String(20), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     kind: Mapped[InvoiceKind] = mapped_column(

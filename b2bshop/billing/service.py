@@ -197,9 +197,14 @@ def post_invoice(
     invoice = build_invoice(
         customer, lines, invoice_date, terms=terms, kind=kind, sales_order_id=sales_order_id
     )
-    invoice.number = next_number("invoice")
+    invoice.number = next_number("invoice", customer.legal_entity_id)
     db.session.add(invoice)
     db.session.flush()
+    # An intercompany customer's invoice is also the buying entity's vendor invoice (C1, C2),
+    # in this same transaction.
+    from b2bshop.intercompany.service import transactions_for_invoice
+
+    transactions_for_invoice(invoice)
     return invoice
 
 

@@ -330,7 +330,11 @@ def add_item(user: User, sku: str, quantity: str | int | None) -> CartLine:
     if not user.may_order:
         raise NotPermitted(_l("Your user may not place orders."))
     product = db.session.scalar(
-        select(Product).where(Product.sku == (sku or "").strip(), Product.active.is_(True))
+        select(Product).where(
+            Product.sku == (sku or "").strip(),
+            Product.active.is_(True),
+            Product.legal_entity_id == user.customer.legal_entity_id,
+        )
     )
     if product is None:
         raise NotFound(_l("There is no product %(sku)s.", sku=sku))

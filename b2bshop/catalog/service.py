@@ -19,8 +19,13 @@ from b2bshop.pricing.service import Price, PriceRequest, price_lines
 from b2bshop.sales.models import SalesOrderLine
 
 
-def search_products(query: str | None, limit: int = 100) -> list[Product]:
+def search_products(
+    query: str | None, limit: int = 100, *, legal_entity_id: int | None = None
+) -> list[Product]:
+    """Active products, of one entity's catalog when `legal_entity_id` is given."""
     stmt = select(Product).where(Product.active.is_(True))
+    if legal_entity_id is not None:
+        stmt = stmt.where(Product.legal_entity_id == legal_entity_id)
     if query:
         pattern = f"%{query.strip()}%"
         stmt = stmt.where(or_(Product.name.ilike(pattern), Product.sku.ilike(pattern)))
@@ -56,7 +61,15 @@ class ProductInput:
     category: str = ""
 
 
-def save_product(acting_user: User, product: Product | None, data: ProductInput) -> Product:
+def save_product(
+    acting_user: User,
+    product: Product | None,
+    data: ProductInput,
+    *,
+    legal_entity_id: int | None = None,
+) -> Product:
+    """Create or edit a product of one entity's catalog (`legal_entity_id`: the admin's
+    entity; the first entity when None). A SKU is unique within its entity."""
     sku = data.sku.strip().upper()
     if not sku or not data.name.strip():
         raise ProductInvalid(_l("A product needs a SKU and a name."))
@@ -64,13 +77,20 @@ def save_product(acting_user: User, product: Product | None, data: ProductInput)
         raise ProductInvalid(
             _l("Price and stock cannot be negative, and the tax rate is under 100.")
         )
-    clash = select(Product.id).where(func.upper(Product.sku) == sku)
+    if product is None and legal_entity_id is None:
+        from b2bshop.entities.service import default_entity_id
+
+        legal_entity_id = default_entity_id()
+    entity_id = product.legal_entity_id if product is not None else legal_entity_id
+    clash = select(Product.id).where(
+        func.upper(Product.sku) == sku, Product.legal_entity_id == entity_id
+    )
     if product is not None:
         clash = clash.where(Product.id != product.id)
     if db.session.scalar(clash) is not None:
         raise ProductInvalid(_l("Another product has the SKU %(sku)s.", sku=sku))
     if product is None:
-        product = Product()
+        product = Product(legal_entity_id=entity_id)
         db.session.add(product)
     product.sku = sku
     product.name = data.name.strip()

@@ -208,7 +208,7 @@ def create_payment(
             _hold(invoice, allocation.settles, now)
     amount = sum((a.amount for a in allocations), Decimal(0))
     payment = Payment(
-        number=next_number("payment"),
+        number=next_number("payment", customer.legal_entity_id),
         customer=customer,
         user=acting_user,
         method=method,
@@ -660,7 +660,7 @@ def settle_credit_note(
     _settle(note, total)
     now = utcnow()
     payment = Payment(
-        number=next_number("payment"),
+        number=next_number("payment", note.legal_entity_id),
         customer_id=note.customer_id,
         user=acting_user,
         method=PaymentMethod.CREDIT_NOTE,

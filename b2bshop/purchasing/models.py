@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from b2bshop.accounts.models import enum_type
 from b2bshop.catalog.models import Product
+from b2bshop.entities.columns import entity_column
 from b2bshop.extensions import db
 
 
@@ -29,6 +30,7 @@ class Vendor(db.Model):
     __tablename__ = "vendors"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    legal_entity_id: Mapped[int] = entity_column()
     number: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254), default="")
@@ -48,6 +50,7 @@ class PurchaseOrder(db.Model):
     __tablename__ = "purchase_orders"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    legal_entity_id: Mapped[int] = entity_column()
     number: Mapped[str] = mapped_column(String(20), unique=True)
     vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"), index=True)
     status: Mapped[PurchaseOrderStatus] = mapped_column(

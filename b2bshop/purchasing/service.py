@@ -28,6 +28,7 @@ from b2bshop.accounts.service import valid_email
 from b2bshop.audit import service as audit
 from b2bshop.catalog.models import Product
 from b2bshop.core.locks import lock_rows
+from b2bshop.entities.service import default_entity_id
 from b2bshop.errors import DomainError, NotFound
 from b2bshop.extensions import db
 from b2bshop.numbering import next_number
@@ -75,7 +76,14 @@ class AlreadyCreated(DomainError):
         self.row = row
 
 
-def save_vendor(acting_user: User, vendor: Vendor | None, data: VendorInput) -> Vendor:
+def save_vendor(
+    acting_user: User,
+    vendor: Vendor | None,
+    data: VendorInput,
+    *,
+    legal_entity_id: int | None = None,
+) -> Vendor:
+    """`legal_entity_id`: the entity a new vendor belongs to (the default entity if None)."""
     name = (data.name or "").strip()
     if not name:
         raise PurchasingInvalid(_l("A vendor needs a name."))
@@ -85,7 +93,8 @@ def save_vendor(acting_user: User, vendor: Vendor | None, data: VendorInput) -> 
     if vendor is None:
         # The sequence row serializes creators: a double submit waits here, then finds the
         # first vendor (and rolls back, so the number is not spent).
-        number = next_number("vendor")
+        entity_id = legal_entity_id or default_entity_id()
+        number = next_number("vendor", entity_id)
         if data.idempotency_key:
             existing = db.session.scalar(
                 select(Vendor).where(Vendor.idempotency_key == data.idempotency_key)
@@ -94,7 +103,9 @@ def save_vendor(acting_user: User, vendor: Vendor | None, data: VendorInput) -> 
                 raise AlreadyCreated(
                     _l("Vendor %(number)s is saved.", number=existing.number), existing
                 )
-        vendor = Vendor(number=number, idempotency_key=data.idempotency_key)
+        vendor = Vendor(
+            number=number, idempotency_key=data.idempotency_key, legal_entity_id=entity_id
+        )
         db.session.add(vendor)
     vendor.name = name
     vendor.email = email
@@ -168,7 +179,7 @@ def create_purchase_order(
                 received_quantity=0,
             )
         )
-    order.number = next_number("purchase_order")
+    order.number = next_number("purchase_order", vendor.legal_entity_id)
     db.session.add(order)
     db.session.flush()
     audit.record(
@@ -319,7 +330,7 @@ def receive(
         )
     if order.receive_remainder == 0:
         order.status = PurchaseOrderStatus.RECEIVED
-    receipt.number = next_number("receipt")
+    receipt.number = next_number("receipt", order.legal_entity_id)
     receipt.purchase_order = order
     db.session.add(receipt)
     db.session.flush()

@@ -124,7 +124,7 @@ def create_draft(acting_user: User, customer: Customer, *, note: str = "") -> Qu
         note=note[:2000],
         created_by_id=acting_user.id,
     )
-    quotation.number = next_number("quotation")
+    quotation.number = next_number("quotation", customer.legal_entity_id)
     db.session.add(quotation)
     db.session.flush()
     audit.record(
@@ -175,7 +175,7 @@ def request_quote(acting_user: User, *, note: str = "") -> Quotation:
     cart.lines.clear()
     db.session.flush()
     cart.kind = None
-    quotation.number = next_number("quotation")
+    quotation.number = next_number("quotation", customer.legal_entity_id)
     db.session.add(quotation)
     db.session.flush()
     audit.record(

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from b2bshop.accounts.models import Customer, PaymentTerms, User, enum_type
 from b2bshop.billing.models import Invoice
 from b2bshop.catalog.models import Product
+from b2bshop.entities.columns import entity_column
 from b2bshop.extensions import db
 from b2bshop.money import MONEY
 
@@ -54,6 +55,7 @@ class SalesOrder(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
+    legal_entity_id: Mapped[int] = entity_column()
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     order_type: Mapped[OrderType] = mapped_column(

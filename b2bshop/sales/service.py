@@ -151,7 +151,11 @@ def place_order(
     products = {
         p.id: p
         for p in db.session.scalars(
-            select(Product).where(Product.id.in_([line.product_id for line in lines]))
+            # Another entity's product is not for sale to this customer (its own catalog).
+            select(Product).where(
+                Product.id.in_([line.product_id for line in lines]),
+                Product.legal_entity_id == customer.legal_entity_id,
+            )
         )
     }
     currency = customer.currency
@@ -231,11 +235,17 @@ def place_order(
     if confirm:
         _confirm(order)
     if order_type == OrderType.RETURNED_ORDER:
-        order.rma_number = next_number("rma")
+        order.rma_number = next_number("rma", customer.legal_entity_id)
     # Numbers last: the sequence row stays locked only briefly; one number per order.
-    order.number = next_number("order")
+    order.number = next_number("order", customer.legal_entity_id)
     db.session.add(order)
     db.session.flush()
+    if order_type == OrderType.SALES_ORDER:
+        # An intercompany customer's order is the buying entity's purchase order, made in
+        # this same transaction (intercompany/service.py).
+        from b2bshop.intercompany.service import purchase_for_order
+
+        purchase_for_order(order)
     return order
 
 
@@ -280,7 +290,7 @@ def change_order_type(acting_user: User, order: SalesOrder, new_type: OrderType)
         raise OrderRefused(_l("Only an open order can become a journal."))
     order.order_type = new_type
     if new_type == OrderType.RETURNED_ORDER and order.rma_number is None:
-        order.rma_number = next_number("rma")
+        order.rma_number = next_number("rma", order.legal_entity_id)
     db.session.flush()
     return order
 
@@ -378,7 +388,7 @@ def post_packing_slip(
         slip.lines.append(PackingSlipLine(order_line=line, quantity=qty))
     if order.deliver_remainder == 0:
         order.status = OrderStatus.DELIVERED
-    slip.number = next_number("packing_slip")
+    slip.number = next_number("packing_slip", order.legal_entity_id)
     slip.order = order
     db.session.add(slip)
     db.session.flush()

@@ -58,7 +58,11 @@ def cart_suggestions():
 
 def _product_or_404(sku: str) -> Product:
     product = db.session.scalar(
-        select(Product).where(Product.sku == sku[:40], Product.active.is_(True))
+        select(Product).where(
+            Product.sku == sku[:40],
+            Product.active.is_(True),
+            Product.legal_entity_id == current_user.customer.legal_entity_id,
+        )
     )
     if product is None:
         abort(404)

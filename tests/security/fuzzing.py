@@ -30,12 +30,14 @@ from werkzeug.routing import Rule
 
 from b2bshop.accounts.models import Customer, PaymentTerms
 from b2bshop.billing.models import FreeTextInvoice, Invoice
+from b2bshop.campaigns.models import Campaign, CampaignRecipient
 from b2bshop.cart.models import CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.core.listing import encode_cursor
 from b2bshop.extensions import db
 from b2bshop.payments.models import Payment
 from b2bshop.quotations.models import Quotation
+from b2bshop.relationships.models import AccountApplication, FollowUpTask, Party
 from b2bshop.requests.models import B2BRequest, Invitation
 from b2bshop.sales.models import SalesOrder
 from b2bshop.suggestions.models import SuggestionRule
@@ -207,10 +209,29 @@ def real_path_values(app: Flask) -> dict[tuple[str, str], list[str]]:
         "request_id": B2BRequest.id,
         "line_id": CartLine.id,
         "rule_id": SuggestionRule.id,
+        "party_id": Party.id,
+        "task_id": FollowUpTask.id,
+        "application_id": AccountApplication.id,
+        "campaign_id": Campaign.id,
+        "recipient_id": CampaignRecipient.id,
         "sku": Product.sku,
     }
     numbers = {"invoices": Invoice.number, "orders": SalesOrder.number, "payments": Payment.number}
     numbers["quotations"] = Quotation.number
+    # Sales and trade agreements, vendors and purchase orders (issue 19).
+    from b2bshop.agreements.models import SalesAgreement, TradeAgreement
+    from b2bshop.purchasing.models import PurchaseOrder, Vendor
+
+    numbers["agreements"] = SalesAgreement.number
+    numbers["purchase-orders"] = PurchaseOrder.number
+    by_name["agreement_id"] = TradeAgreement.id
+    by_name["vendor_id"] = Vendor.id
+    # Payment journals (issue 20), and the store admins whose entities can be limited.
+    from b2bshop.accounts.models import User
+    from b2bshop.intercompany.models import PaymentJournal
+
+    numbers["journals"] = PaymentJournal.number
+    by_name["user_id"] = User.id
     values: dict[tuple[str, str], list[str]] = {}
     with app.app_context():
         for rule in app.url_map.iter_rules():

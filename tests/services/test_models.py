@@ -91,15 +91,17 @@ def test_settlement_updates_amount_paid_and_status(app_ctx):
 
 
 def test_numbers_are_gap_free_across_rollbacks(app_ctx):
-    assert next_number("invoice") == "INV-000001"
+    entity = factories.legal_entity().id
     db.session.commit()
-    assert next_number("invoice") == "INV-000002"
+    assert next_number("invoice", entity) == "INV-000001"
+    db.session.commit()
+    assert next_number("invoice", entity) == "INV-000002"
     db.session.rollback()  # the taken number is given back
-    assert next_number("invoice") == "INV-000002"
-    assert next_number("payment") == "PAY-000001"
+    assert next_number("invoice", entity) == "INV-000002"
+    assert next_number("payment", entity) == "PAY-000001"
     db.session.commit()
     with pytest.raises(LookupError):
-        next_number("nonexistent")
+        next_number("nonexistent", entity)
 
 
 def test_email_unique_case_insensitively_in_the_database(app_ctx):

@@ -1,0 +1,1 @@
+"""Intercompany: one group's entities buying from each other (SPEC C1-C4)."""
