@@ -2,7 +2,7 @@
 target count query at that size (issue 17).
 
     .venv/bin/python bench/campaigns.py --contacts 2000     # a quick try first
-    .venv/bin/python bench/campaigns.py --write             # 50,000, into bench/REPORT.md
+    .venv/bin/python bench/campaigns.py --write             # into bench/REPORT.md
 
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust) and Redis at 127.0.0.1:6379. It
 builds its own database (`b2bshop_campaigns_bench`, created and dropped through the `test`
@@ -97,7 +97,8 @@ def time_query(run, times: int = 15) -> tuple[float, float]:  # type: ignore[no-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--contacts", type=int, default=50_000)
+    # 57,400 contacts: about 50,000 of them consent and did not unsubscribe (87 %).
+    parser.add_argument("--contacts", type=int, default=57_400)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
@@ -173,10 +174,11 @@ def run(args, env: dict, sink: Sink, conn) -> str:  # type: ignore[no-untyped-de
         # Orders of a third of the customers, a year back, for "last order before".
         db.session.execute(
             text(
-                "INSERT INTO sales_orders (number, customer_id, order_type, status, order_date,"
-                " payment_terms_id, currency, total)"
-                " SELECT 'BSO-' || id, id, 'sales_order', 'invoiced', CURRENT_DATE - (id % 365),"
-                " payment_terms_id, 'EUR', 0 FROM customers WHERE id % 3 = 0"
+                "INSERT INTO sales_orders (number, customer_id, legal_entity_id, order_type,"
+                " status, order_date, payment_terms_id, currency, total)"
+                " SELECT 'BSO-' || id, id, legal_entity_id, 'sales_order', 'invoiced',"
+                " CURRENT_DATE - (id % 365), payment_terms_id, 'EUR', 0"
+                " FROM customers WHERE id % 3 = 0"
             )
         )
         db.session.commit()

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
@@ -163,6 +164,75 @@ def _prepare(app: Flask) -> None:
     rule = {"kind": "upsell", "product_id": ids["OFF-PAP-A4"], "category": "", "priority": "1"}
     rule |= {"suggested_product_id": ids["OFF-PAP-A3"], "note": "Bigger", "active": "y"}
     ok(admin.post("/admin/suggestions/new", data=rule))
+    # A partner sign-up (a prospect with an account application), a lead with a contact and a
+    # follow-up task, and an email campaign sent to its list (issue 17).
+    signup = _form(app.test_client(), "/signup", "/signup")
+    signup |= {"company": "Fuzz B.V.", "country_code": "NL", "vat_number": "NL812345678B01"}
+    signup |= {"street": "Damrak 1", "postal_code": "1012 LG", "city": "Amsterdam"}
+    signup |= {"contact_name": "Fuzz", "email": "fuzz@signup.example", "language": "en"}
+    ok(app.test_client().post("/signup", data=signup))
+    response = admin.post(
+        "/admin/relationships/new", data={"name": "Fuzz lead", "country_code": ""}
+    )
+    ok(response)
+    lead = response.headers["Location"]
+    contact = {"name": "C", "email": "c@lead.example", "language": "en", "marketing_consent": "y"}
+    ok(admin.post(f"{lead}/contacts/new", data=contact))
+    ok(admin.post(f"{lead}/tasks", data={"title": "Call"}))
+    campaign = {"name": "Fuzz", "channel": "email", "kind_lead": "y", "subject_en": "S"}
+    response = admin.post("/admin/campaigns/new", data={**campaign, "body_en": "B"})
+    ok(response)
+    ok(admin.post(response.headers["Location"] + "/start"))
+    _prepare_agreements_and_purchasing(app)
+
+
+def _prepare_agreements_and_purchasing(app: Flask) -> None:
+    """An effective sales agreement and a trade agreement for Contoso Retail, a customer
+    group, a vendor, a purchase order half received, and a backorder waiting (issue 19)."""
+    from b2bshop.accounts.models import User
+    from b2bshop.agreements import service as agreements
+    from b2bshop.catalog.models import Product
+    from b2bshop.purchasing import service as purchasing
+    from b2bshop.sales import service as sales
+
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.email == "admin@b2bshop.example"))
+        buyer = db.session.scalar(select(User).where(User.email == "buyer@contoso.example"))
+        paper = db.session.scalar(select(Product).where(Product.sku == "OFF-PAP-A4"))
+        pens = db.session.scalar(select(Product).where(Product.sku == "OFF-PEN-BL"))
+        today = date.today()
+        agreement = agreements.create_sales_agreement(
+            admin,
+            agreements.SalesAgreementInput(
+                buyer.customer_id, "product_quantity", today, today + timedelta(days=30)
+            ),
+        )
+        agreements.set_agreement_line(
+            admin,
+            agreement.id,
+            agreements.AgreementLineInput(
+                paper.id, discount_percent=Decimal("8"), committed_quantity=100
+            ),
+        )
+        agreements.change_status(admin, agreement.id, "effective")
+        group = agreements.create_customer_group(admin, "FUZZ", "Fuzz", [buyer.customer_id])
+        agreements.create_trade_agreement(
+            admin,
+            agreements.TradeAgreementInput(
+                pens.id, customer_group_id=group.id, discount_percent=Decimal("5")
+            ),
+        )
+        vendor = purchasing.save_vendor(admin, None, purchasing.VendorInput("Fuzz Supply"))
+        sales.place_order(
+            buyer, buyer.customer, [sales.OrderLineInput(pens.id, pens.stock_on_hand + 5)],
+            confirm=True,
+        )  # fmt: skip
+        order = purchasing.create_purchase_order(
+            admin, vendor.id, [purchasing.PurchaseLineInput(pens.id, 10, today)]
+        )
+        purchasing.receive(admin, order.id, {order.lines[0].id: 3})
+        db.session.commit()
+        db.session.remove()
 
 
 def _cart_holds_an_item(app: Flask, client) -> None:  # type: ignore[no-untyped-def]

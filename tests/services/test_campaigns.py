@@ -255,3 +255,17 @@ def test_a_mailing_records_the_list_without_sending(admin, outbox):
     states = set(db.session.scalars(select(CampaignRecipient.state)))
     assert states == {RecipientState.LISTED}
     assert service.progress(campaign.id).percent == 100
+
+
+def test_bench_contacts_are_generated_and_counted(app_ctx):
+    from b2bshop import benchdata
+
+    factories.customer("Bench customer")
+    counts = benchdata.generate_contacts(300, seed=1)
+    db.session.commit()
+    assert counts == {"parties": 150, "contacts": 300}
+    targeted = count_targets(TargetFilter())
+    assert 200 < targeted < 300  # about 87 % consent and are still subscribed
+    assert count_targets(TargetFilter(kinds=("customer",))) == 2  # the one customer's party
+    with pytest.raises(benchdata.NotEmpty):
+        benchdata.generate_contacts(10)

@@ -335,3 +335,18 @@ def test_approving_from_the_party_page_converts_and_rejecting_sends_a_reason(
     with app.app_context():
         assert db.session.scalar(select(func.count(Customer.id))) == 1
         assert db.session.get(AccountApplication, second_id).status.value == "rejected"
+
+
+def test_an_account_application_is_not_retried_as_a_job(app, client, admin_client_factory):
+    client.post("/signup", data=SIGNUP)
+    with app.app_context():
+        [request_id] = db.session.scalars(select(B2BRequest.id)).all()
+    admin = admin_client_factory()
+    page = admin.get("/admin/requests").get_data(as_text=True)
+    assert f"/admin/requests/{request_id}/retry" not in page  # a Review link instead
+    response = admin.post(f"/admin/requests/{request_id}/retry", follow_redirects=True)
+    assert response.status_code == 200
+    assert "approved or rejected on its prospect" in response.get_data(as_text=True)
+    with app.app_context():
+        request = db.session.get(B2BRequest, request_id)
+        assert request.status.value == "pending" and request.job_id is None
