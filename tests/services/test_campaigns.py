@@ -269,3 +269,62 @@ def test_bench_contacts_are_generated_and_counted(app_ctx):
     assert count_targets(TargetFilter(kinds=("customer",))) == 2  # the one customer's party
     with pytest.raises(benchdata.NotEmpty):
         benchdata.generate_contacts(10)
+
+
+def test_a_refusing_mail_server_retries_then_fails_a_recipient_and_sends_the_rest(
+    admin, outbox, monkeypatch
+):
+    import smtplib
+
+    from b2bshop.requests import delivery
+
+    lead = factories.party("lead")
+    factories.contact(lead, "refused@x.example")
+    factories.contact(lead, "fine@x.example")
+    db.session.commit()
+    campaign = _campaign(admin)
+    service.start(admin, campaign.id)
+    db.session.commit()
+    send = delivery.send
+
+    def refusing(message):  # type: ignore[no-untyped-def]
+        if message.to == ["refused@x.example"]:
+            raise smtplib.SMTPDataError(554, b"Refused")
+        return send(message)
+
+    monkeypatch.setattr(delivery, "send", refusing)
+    first, last = service.unfinished_batches(campaign.id)[0]
+    assert campaign_jobs.send_batch(campaign.id, first, last) == "1 sent, 3 refused"
+    rows = {r.email: r for r in db.session.scalars(select(CampaignRecipient))}
+    refused = rows["refused@x.example"]
+    assert refused.state == RecipientState.FAILED and refused.sends == campaign_jobs.MAX_SENDS
+    assert "554" in refused.last_error
+    assert rows["fine@x.example"].state == RecipientState.SENT
+    assert [m.to for m in outbox] == [["fine@x.example"]]
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status == CampaignStatus.DONE
+    progress = service.progress(campaign.id)
+    assert (progress.sent, progress.failed, progress.percent) == (1, 1, 100)
+
+
+def test_batches_lost_with_the_queue_are_queued_again_by_the_sync(admin, app):
+    from b2bshop import jobs
+
+    lead = factories.party("lead")
+    for n in range(5):
+        factories.contact(lead, f"q{n}@x.example")
+    db.session.commit()
+    campaign = _campaign(admin)
+    queue = jobs.get_queue()
+    queue.empty()
+    service.start(admin, campaign.id)
+    db.session.commit()
+    assert [j.func_name for j in queue.jobs] == ["tasks.campaigns.send_batch"]
+    queue.empty()  # the queue lost them (Redis restarted without persistence)
+    assert "1 campaign batches queued again" in campaign_jobs.sync_campaigns()
+    assert [j.args for j in queue.jobs] == [
+        (campaign.id, *service.unfinished_batches(campaign.id)[0])
+    ]
+    # A live job for the batch: nothing more is queued.
+    assert "0 campaign batches queued again" in campaign_jobs.sync_campaigns()
+    queue.empty()
