@@ -18,9 +18,23 @@ from wtforms.validators import (
 )
 
 from b2bshop.core.fields import AmountField, RateField
-from b2bshop.core.inputs import INT32_MAX, coerce_id
+from b2bshop.core.inputs import INT32_MAX, coerce_id, parse_int
 from b2bshop.core.listing import ListFilterForm
 from b2bshop.payments.forms import UUID_RE
+
+
+class WholeNumberField(IntegerField):
+    """A whole number for an Integer column: ASCII digits within the column's range, read
+    by core/inputs.parse_int (int() takes a number of any size, and NumberRange then
+    overflows comparing it with a float)."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        if not valuelist or valuelist[0] in ("", None):
+            self.data = None
+            return
+        self.data = parse_int(valuelist[0], minimum=-INT32_MAX, maximum=INT32_MAX)
+        if self.data is None:
+            raise ValueError(self.gettext("Not a valid integer value."))
 
 
 def idempotency_field() -> HiddenField:
@@ -65,7 +79,7 @@ class AgreementLineForm(FlaskForm):
     discount_percent = RateField(
         _l("Discount percent"), validators=[Optional(), NumberRange(min=0, max=99.99)]
     )
-    committed_quantity = IntegerField(
+    committed_quantity = WholeNumberField(
         _l("Committed quantity"), validators=[Optional(), NumberRange(min=1, max=INT32_MAX)]
     )
     committed_amount = AmountField(
@@ -82,7 +96,7 @@ class TradeAgreementForm(FlaskForm):
     customer_id = SelectField(_l("Customer"), coerce=coerce_id, default=0)
     customer_group_id = SelectField(_l("Customer group"), coerce=coerce_id, default=0)
     product_id = SelectField(_l("Product"), coerce=coerce_id, validators=[InputRequired()])
-    min_quantity = IntegerField(
+    min_quantity = WholeNumberField(
         _l("From quantity"), default=1, validators=[InputRequired(), NumberRange(min=1, max=9999)]
     )
     unit_price = AmountField(_l("Unit price"), validators=[Optional(), NumberRange(min=0)])

@@ -411,3 +411,20 @@ def test_total_amount_commitment_fulfilment(app, client, login, people):
     )
     assert refused.status_code == 422
     assert "needs the amount committed" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["9" * 400, "1e3", "²", "-5"])
+def test_huge_or_odd_whole_numbers_are_refused_not_crashed(app, client, login, people, value):
+    """Found by the fuzzer: int() takes 400 digits, and NumberRange then overflowed."""
+    _admin(client, login)
+    form = {
+        "customer_id": people["customer"],
+        "customer_group_id": 0,
+        "product_id": people["product"],
+        "min_quantity": value,
+        "discount_percent": "15",
+        "idempotency_key": str(uuid.uuid4()),
+    }
+    assert client.post("/admin/trade-agreements/new", data=form).status_code == 422
+    number = _create(client, people)
+    assert _add_line(client, number, people, committed_quantity=value).status_code == 422
