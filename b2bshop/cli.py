@@ -22,6 +22,7 @@ def register(app: Flask) -> None:
                 return
             raise click.ClickException("The database is not empty; refusing to load demo data.")
         demo.load()
+        demo.load_sister_company()  # a second legal entity buying from the store (issue 20)
         db.session.commit()
         click.echo("Demo data loaded. Sign in as buyer@contoso.example / demo.")
 

@@ -224,3 +224,46 @@ def load(today: date | None = None) -> None:
         invoice(cust, 3)  # inside the cash-discount period where the terms have one
         invoice(cust, 1)
     db.session.flush()
+
+
+def load_sister_company(today: date | None = None) -> None:
+    """A second legal entity, "b2bshop NO", that buys from the store (issue 20): its
+    customer account here, the store as its vendor there, and intercompany payments
+    received into journal IC and posted at once; one open intercompany invoice. Loaded by
+    `flask demo` after load() (the tests' demo data set stays one entity). The caller
+    commits."""
+    from b2bshop.intercompany.models import IntercompanyRelation, IntercompanySettings, JournalName
+    from b2bshop.numbering import next_number
+    from b2bshop.purchasing.models import Vendor
+
+    today = today or date.today()
+    store = db.session.scalar(select(LegalEntity).order_by(LegalEntity.id))
+    terms = db.session.scalar(select(PaymentTerms).where(PaymentTerms.code == "NET30"))
+    widget = db.session.scalar(select(Product).order_by(Product.id))
+    sister = LegalEntity(code="NO", name="b2bshop NO AS", currency="EUR", number_prefix="NO-")
+    sister.street, sister.postal_code, sister.city, sister.country_code = (
+        "Karl Johans gate 1", "0154", "Oslo", "NO",
+    )  # fmt: skip
+    db.session.add(sister)
+    db.session.flush()
+    buyer = Customer(
+        legal_entity=store, number="C-9000", name="b2bshop NO AS", email="ap@no.b2bshop.example",
+        currency="EUR", payment_terms=terms, credit_limit=Decimal("100000"),
+    )  # fmt: skip
+    vendor = Vendor(
+        legal_entity_id=sister.id, number=next_number("vendor", sister.id), name=store.name,
+        email="ar@b2bshop.example",
+    )  # fmt: skip
+    journal = JournalName(legal_entity_id=store.id, kind="customer", code="IC", name="Intercompany")
+    db.session.add_all([buyer, vendor, journal])
+    db.session.flush()
+    db.session.add(
+        IntercompanySettings(legal_entity_id=store.id, customer_journal_name_id=journal.id)
+    )
+    db.session.add(IntercompanyRelation(customer=buyer, vendor=vendor))
+    db.session.flush()
+    line = LineInput(
+        description=widget.name, sku=widget.sku, quantity=Decimal(10),
+        unit_price=widget.price, tax_rate=widget.tax_rate,
+    )  # fmt: skip
+    post_invoice(buyer, [line], today - timedelta(days=10))

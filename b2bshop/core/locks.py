@@ -4,6 +4,9 @@ Every transaction that moves money or stock takes its row locks in this order, e
 id order, and skips the kinds it does not need:
 
     1. the buyer's cart                       (cart.service.get_cart(lock=True))
+    1b. a payment journal, then its vendor   (intercompany/service.py: the journal being
+        transactions                          posted or reversed; its settlement then takes
+                                              the steps below)
     2. customer accounts                      (lock_accounts: the billed invoice account for
                                                credit; the invoices' customers before them)
     2b. a purchase order or vendor           (a receipt: the purchase order, then the sales

@@ -309,3 +309,17 @@ def test_a_vendor_of_another_entity_is_refused_and_future_dates_too(app_ctx, adm
                 )
             ],
         )
+
+
+def test_the_demo_sister_company_buys_from_the_store(app_ctx):
+    from b2bshop import demo
+    from b2bshop.intercompany.models import IntercompanyRelation
+
+    demo.load()
+    demo.load_sister_company()
+    db.session.commit()
+    relation = db.session.scalar(select(IntercompanyRelation))
+    assert relation.customer.legal_entity.code == "B2B"
+    assert relation.vendor.number == "NO-V-000001"
+    balances = service.balances(relation)
+    assert balances.vendor_open == balances.customer_open > 0
