@@ -15,13 +15,14 @@ from wtforms import SelectField
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
-from b2bshop.admin.common import admin_list, bp, customer_matches, pdf_response
+from b2bshop.admin.common import admin_entity_id, admin_list, bp, customer_matches, pdf_response
 from b2bshop.admin.forms import _customer_search
 from b2bshop.admin.orders import MAX_LINE_QUANTITY, _whole_number
 from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
 from b2bshop.core.inputs import parse_id
 from b2bshop.core.listing import ListFilterForm
+from b2bshop.entities.scoping import in_entity
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.money import parse_amount
@@ -67,16 +68,18 @@ def list_quotations():
 @bp.route("/quotations/new", methods=["GET", "POST"])
 @store_admin_required
 def new_quotation():
-    customers = list(
-        db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
-    )
+    entity_id = admin_entity_id()
+    active = select(Customer).where(Customer.active)
+    if entity_id is not None:
+        active = active.where(Customer.legal_entity_id == entity_id)
+    customers = list(db.session.scalars(active.order_by(Customer.name)))
     values = request.form if request.method == "POST" else request.args
     error_items: list[tuple[str, str]] = []
     if request.method == "POST":
         customer_id = parse_id(values.get("customer_id"))
         customer = db.session.get(Customer, customer_id) if customer_id else None
         note = (values.get("note") or "")[:2000]
-        if customer is None:
+        if customer is None or customer not in customers:
             error_items.append(("quotation-customer", _("Choose a customer.")))
         else:
             try:
@@ -104,7 +107,8 @@ def _quotation_or_404(number: str) -> Quotation:
         .where(Quotation.number == number[:20])
         .options(selectinload(Quotation.lines).selectinload(QuotationLine.product))
     )
-    if quotation is None:
+    # Another entity's quotation is not there for an admin acting in this one.
+    if quotation is None or not in_entity(quotation, admin_entity_id()):
         abort(404)
     return quotation
 
@@ -201,7 +205,11 @@ def _edit_page(quotation: Quotation, rows: list[dict], values: dict, errors, sta
     products = list(
         db.session.scalars(
             select(Product)
-            .where(Product.active, Product.currency == quotation.currency)
+            .where(
+                Product.active,
+                Product.currency == quotation.currency,
+                Product.legal_entity_id == quotation.customer.legal_entity_id,
+            )
             .order_by(Product.sku)
         )
     )

@@ -74,27 +74,25 @@ class SuggestionRuleForm(FlaskForm):
     active = BooleanField(_l("Active"), default=True)
 
 
-_SOURCE = aliased(Product, name="source")
-_TARGET = aliased(Product, name="target")
-
-
 @bp.route("/suggestions")
 @store_admin_required
 def list_suggestions():
+    source, target = aliased(Product, name="source"), aliased(Product, name="target")
+
     def build(form):  # type: ignore[no-untyped-def]
         stmt = (
             select(SuggestionRule)
-            .outerjoin(_SOURCE, _SOURCE.id == SuggestionRule.product_id)
-            .join(_TARGET, _TARGET.id == SuggestionRule.suggested_product_id)
+            .outerjoin(source, source.id == SuggestionRule.product_id)
+            .join(target, target.id == SuggestionRule.suggested_product_id)
         )
         if kind := form.valid_value("kind"):
             stmt = stmt.where(SuggestionRule.kind == SuggestionKind(kind))
         if q := form.valid_value("q"):
             stmt = stmt.where(
-                _SOURCE.sku.icontains(q, autoescape=True)
-                | _SOURCE.name.icontains(q, autoescape=True)
-                | _TARGET.sku.icontains(q, autoescape=True)
-                | _TARGET.name.icontains(q, autoescape=True)
+                source.sku.icontains(q, autoescape=True)
+                | source.name.icontains(q, autoescape=True)
+                | target.sku.icontains(q, autoescape=True)
+                | target.name.icontains(q, autoescape=True)
                 | SuggestionRule.category.icontains(q, autoescape=True)
             )
         return stmt
@@ -110,7 +108,7 @@ def list_suggestions():
         new_url=url_for(".new_suggestion"),
         options=(
             selectinload(SuggestionRule.product),
-            contains_eager(SuggestionRule.suggested_product.of_type(_TARGET)),
+            contains_eager(SuggestionRule.suggested_product.of_type(target)),
         ),
     )
 

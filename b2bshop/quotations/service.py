@@ -223,7 +223,11 @@ def save_quotation(
     products = {
         p.id: p
         for p in db.session.scalars(
-            select(Product).where(Product.id.in_([line.product_id for line in lines]))
+            # Another entity's product is not for sale to this customer (as in place_order).
+            select(Product).where(
+                Product.id.in_([line.product_id for line in lines]),
+                Product.legal_entity_id == quotation.customer.legal_entity_id,
+            )
         )
     }
     currency = quotation.currency

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, exists, or_, select
@@ -51,7 +52,7 @@ class Suggestion:
         return self.rule.kind
 
 
-def _available() -> object:
+def _available(suggested: Any) -> object:
     """SQL: the suggested product can be had (in stock, or stock is on order)."""
     from b2bshop.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 
@@ -64,15 +65,16 @@ def _available() -> object:
             PurchaseOrderLine.quantity > PurchaseOrderLine.received_quantity,
         )
     )
-    return or_(_SUGGESTED.stock_on_hand > 0, on_order)
+    return or_(suggested.stock_on_hand > 0, on_order)
 
 
-_SUGGESTED = aliased(Product, name="suggested")
-
-
-def rules_statement(products: list[Product], currency: str, today: date) -> Select:
+def rules_statement(
+    products: list[Product], currency: str, today: date, entity_id: int | None = None
+) -> Select:
     ids = [p.id for p in products]
     categories = sorted({p.category for p in products if p.category})
+    # Aliased here, not at import: aliasing configures the mappers, which must all be known.
+    suggested = aliased(Product, name="suggested")
     target = SuggestionRule.product_id.in_(ids)
     if categories:
         target = or_(
@@ -81,16 +83,18 @@ def rules_statement(products: list[Product], currency: str, today: date) -> Sele
         )
     return (
         select(SuggestionRule)
-        .join(_SUGGESTED, _SUGGESTED.id == SuggestionRule.suggested_product_id)
-        .options(contains_eager(SuggestionRule.suggested_product.of_type(_SUGGESTED)))
+        .join(suggested, suggested.id == SuggestionRule.suggested_product_id)
+        .options(contains_eager(SuggestionRule.suggested_product.of_type(suggested)))
         .where(
             target,
             SuggestionRule.active.is_(True),
             or_(SuggestionRule.valid_from.is_(None), SuggestionRule.valid_from <= today),
             or_(SuggestionRule.valid_to.is_(None), SuggestionRule.valid_to >= today),
-            _SUGGESTED.active.is_(True),
-            _SUGGESTED.currency == currency,
-            _available(),
+            suggested.active.is_(True),
+            suggested.currency == currency,
+            _available(suggested),
+            # The buyer's own catalog only (each legal entity sells its own products).
+            *([suggested.legal_entity_id == entity_id] if entity_id is not None else []),
         )
         .order_by(SuggestionRule.priority.desc(), SuggestionRule.id)
     )
@@ -102,6 +106,7 @@ def suggestions_for(
     today: date | None = None,
     *,
     exclude: Iterable[int] = (),
+    entity_id: int | None = None,
 ) -> dict[int, list[Suggestion]]:
     """For each product, its suggestions (at most PER_PRODUCT, highest priority first,
     one per suggested product), leaving out products in `exclude` (already in the cart) and
@@ -116,7 +121,8 @@ def suggestions_for(
     for product in products:
         if product.category:
             by_category.setdefault(product.category, []).append(product)
-    for rule in db.session.scalars(rules_statement(products, currency, today)).unique():
+    statement = rules_statement(products, currency, today, entity_id)
+    for rule in db.session.scalars(statement).unique():
         targets = (
             [p for p in products if p.id == rule.product_id]
             if rule.product_id is not None
@@ -141,7 +147,9 @@ def _applying(user: User, rule_id: int, product: Product, kind: SuggestionKind) 
     rule = db.session.get(SuggestionRule, rule_id)
     if rule is None or rule.kind != kind:
         raise NotFound(_l("This suggestion does not exist."))
-    for suggestion in suggestions_for([product], user.customer.currency)[product.id]:
+    customer = user.customer
+    found = suggestions_for([product], customer.currency, entity_id=customer.legal_entity_id)
+    for suggestion in found[product.id]:
         if suggestion.rule.id == rule_id:
             return suggestion
     raise SuggestionGone(_l("This suggestion is no longer available. Reload the page."))

@@ -43,8 +43,12 @@ def cart_context() -> dict:
     cart = cart_service.get_cart(current_user)
     lines = [ln for ln in (cart.lines if cart else []) if ln.product is not None]
     products = [ln.product for ln in lines]
+    customer = current_user.customer
     suggestions = service.suggestions_for(
-        products, current_user.customer.currency, exclude={p.id for p in products}
+        products,
+        customer.currency,
+        exclude={p.id for p in products},
+        entity_id=customer.legal_entity_id,
     )
     return {"lines": lines, "suggestions": suggestions, "prices": _prices(suggestions)}
 
@@ -75,7 +79,9 @@ def _product_or_404(sku: str) -> Product:
 def show_product(sku: str):
     product = _product_or_404(sku)
     customer = current_user.customer
-    suggestions = service.suggestions_for([product], customer.currency)
+    suggestions = service.suggestions_for(
+        [product], customer.currency, entity_id=customer.legal_entity_id
+    )
     prices = _prices(suggestions)
     price = price_lines(customer, [PriceRequest(product)])[0]
     return render(

@@ -225,3 +225,36 @@ def test_a_cart_becomes_a_quotation_request(people):
     assert cart_service.line_count(buyer) == 0
     with pytest.raises(service.QuotationInvalid):
         service.request_quote(buyer)
+
+
+def test_another_entitys_product_cannot_be_quoted_or_suggested(people):
+    customer, _buyer, admin, product, _ = people
+    sister = factories.second_entity("NO")
+    foreign = factories.product_of(sister, "NO-PEN")
+    quotation = service.create_draft(admin, customer)
+    with pytest.raises(service.QuotationInvalid):
+        service.save_quotation(
+            admin,
+            quotation,
+            [QuoteLineInput(foreign.id, 1, Decimal("1"))],
+            valid_until=None,
+            note="",
+            today=TODAY,
+        )
+    from b2bshop.suggestions import service as suggestions
+    from b2bshop.suggestions.models import SuggestionKind, SuggestionRule
+
+    db.session.add(
+        SuggestionRule(
+            kind=SuggestionKind.CROSS_SELL,
+            product_id=product.id,
+            category="",
+            suggested_product_id=foreign.id,
+            priority=0,
+            note="",
+            active=True,
+        )
+    )
+    db.session.flush()
+    found = suggestions.suggestions_for([product], "EUR", TODAY, entity_id=customer.legal_entity_id)
+    assert found[product.id] == []
