@@ -34,7 +34,7 @@ class WholeNumberField(IntegerField):
             return
         self.data = parse_int(valuelist[0], minimum=-INT32_MAX, maximum=INT32_MAX)
         if self.data is None:
-            raise ValueError(self.gettext("Not a valid integer value."))
+            raise ValueError(_l("Enter a whole number, such as 10."))
 
 
 def idempotency_field() -> HiddenField:
