@@ -296,7 +296,9 @@ def change_order_type(acting_user: User, order: SalesOrder, new_type: OrderType)
 
 
 def confirm_order(acting_user: User, order: SalesOrder) -> SalesOrder:
-    """Confirm an open order and reserve what stock allows; the rest stays on backorder."""
+    """Confirm an open order and reserve what stock allows; the rest stays on backorder.
+    The order's row is locked and its status re-read: a double click confirms once."""
+    _lock_order(order)
     if order.status != OrderStatus.OPEN:
         raise OrderRefused(_l("Only an open order can be confirmed."))
     if order.order_type == OrderType.JOURNAL:
@@ -520,7 +522,9 @@ def invoice_order(acting_user: User, order: SalesOrder, today: date | None = Non
 
 
 def cancel_order(acting_user: User, order: SalesOrder) -> SalesOrder:
-    """Cancel an order nothing of which was delivered; its reserved stock goes back."""
+    """Cancel an order nothing of which was delivered; its reserved stock goes back. The
+    order's row is locked first (step 3): a receipt allocating to its lines waits."""
+    _lock_order(order)
     if order.status not in (OrderStatus.OPEN, OrderStatus.CONFIRMED) or order.delivered_anything:
         raise OrderRefused(_l("Only an order with nothing delivered can be cancelled."))
     if order.order_type != OrderType.RETURNED_ORDER:

@@ -246,3 +246,26 @@ def test_a_receipt_waits_for_an_order_that_holds_the_stock(app):
         # 5 on hand, the order took 4, the receipt brought 3: 4 on hand, 4 reserved.
         assert db.session.scalar(select(Product.stock_on_hand).where(Product.id == ids[1])) == 4
         _stock_whole(ids[1], 5)
+
+
+def test_two_confirms_at_once_reserve_once(app):
+    """A double click on Confirm (two requests at the same moment) reserves the stock once."""
+    with app.app_context():
+        admin = factories.user(role=Role.STORE_ADMIN)
+        product = factories.product("TWICE", price="3.00", stock=10)
+        customer = factories.customer(credit_limit="1000000")
+        order = sales.create_order(
+            admin, customer, sales.OrderType.SALES_ORDER, [sales.OrderLineInput(product.id, 4)]
+        )
+        db.session.commit()
+        ids = (admin.id, order.id, product.id)
+
+    def confirm() -> object:
+        return sales.confirm_order(db.session.get(User, ids[0]), db.session.get(SalesOrder, ids[1]))
+
+    done, refused, broken = at_once(app, [confirm, confirm, confirm])
+    assert not broken, "\n\n".join(broken)
+    assert (done, refused) == (1, 2)
+    with app.app_context():
+        assert db.session.scalar(select(Product.stock_on_hand).where(Product.id == ids[2])) == 6
+        _stock_whole(ids[2], 10)
