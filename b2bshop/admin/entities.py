@@ -21,13 +21,15 @@ from b2bshop.extensions import db
 
 @bp.app_context_processor
 def _entity_switcher() -> dict[str, Any]:
-    def admin_entities() -> tuple[list[service.EntityName], int | None]:
-        """The entities this admin may switch to, and the selected one (admin pages only)."""
+    def admin_entities() -> tuple[list[service.EntityName], int | None, int]:
+        """The entities this admin may switch to, the selected one and how many there are
+        (admin pages only; a store of one entity shows no switcher)."""
         if not (current_user.is_authenticated and current_user.role == Role.STORE_ADMIN):
-            return [], None
+            return [], None, 0
         allowed = set(service.allowed_entity_ids(current_user))
         chosen = service.selected_entity_id(current_user)
-        return [e for e in service.directory() if e.id in allowed], chosen
+        everything = service.directory()
+        return [e for e in everything if e.id in allowed], chosen, len(everything)
 
     return {"admin_entities": admin_entities}
 
