@@ -122,6 +122,8 @@ def edit_campaign(campaign_id: int):
     campaign = get_or_404(Campaign, campaign_id)
     if campaign.status != CampaignStatus.DRAFT:
         flash(_("A campaign that has started cannot be changed."), "error")
+        if request.method == "POST":  # a stale edit page: refused, nothing saved
+            return _show(campaign, 409)
         return redirect(url_for(".show_campaign", campaign_id=campaign_id))
     return _edit(campaign)
 

@@ -85,7 +85,10 @@ def test_a_campaign_is_created_with_its_count_and_sent_with_a_progress_bar(admin
     twice = admin.post(f"/admin/campaigns/{campaign_id}/start")
     assert twice.status_code == 409 and "already started" in twice.get_data(as_text=True)
     locked = admin.post(f"/admin/campaigns/{campaign_id}/edit", data=FORM)
-    assert locked.status_code == 302  # refused: a started campaign is not edited
+    assert locked.status_code == 409  # a stale edit page: a started campaign is not edited
+    assert "cannot be changed" in locked.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Campaign, campaign_id).name == "Autumn"
     fragment = admin.get(f"/admin/campaigns/{campaign_id}/progress", headers=FRAGMENT)
     html = fragment.get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in html and 'data-percent="0"' in html
