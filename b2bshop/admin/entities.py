@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Role, User
@@ -82,3 +83,16 @@ def admin_entities_limit(user_id: int):
     return render_template(
         "entities/limits.html", admin=admin, entities=everything, limited=limited
     )
+
+
+@bp.route("/admins")
+@store_admin_required
+def list_admins():
+    """The store admins and the entities each may act in."""
+    admins = db.session.scalars(
+        select(User)
+        .where(User.role == Role.STORE_ADMIN)
+        .options(selectinload(User.limited_entities))
+        .order_by(User.email)
+    ).all()
+    return render_template("entities/admins.html", admins=admins)

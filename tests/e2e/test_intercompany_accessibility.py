@@ -73,6 +73,8 @@ def test_issue_20_pages_have_no_axe_violations(
     scan("customer journal, posted")
     with app.app_context():
         me = db.session.scalar(select(User).where(User.email == ADMIN)).id
+    admin.goto("/admin/admins")
+    scan("store admins")
     admin.goto(f"/admin/admins/{me}/entities")
     scan("an admin's legal entities")
     scan.check()

@@ -122,7 +122,11 @@ def test_limits_page_saves_and_refuses_unknown_entities(client, login, group, ap
     assert client.get(url).status_code == 200
     refused = client.post(url, data={"entity_id": ["999"]})
     assert refused.status_code == 200 and "cannot be chosen" in refused.get_data(as_text=True)
+    listed = client.get("/admin/admins").get_data(as_text=True)
+    assert url in listed and '<td data-label="Legal entities">All</td>' in listed
     assert client.post(url, data={"entity_id": [str(group["nl"])]}).status_code == 302
+    listed = client.get("/admin/admins").get_data(as_text=True)
+    assert '<td data-label="Legal entities">TST</td>' in listed
     assert client.get("/admin/admins/999/entities").status_code == 404
 
 
