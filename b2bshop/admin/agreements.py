@@ -11,7 +11,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer
-from b2bshop.admin.common import admin_list, bp, edit_page, form_errors, refuse
+from b2bshop.admin.common import admin_entity_id, admin_list, bp, edit_page, form_errors, refuse
 from b2bshop.agreements import service
 from b2bshop.agreements.forms import (
     COMMITMENT_CHOICES,
@@ -33,6 +33,7 @@ from b2bshop.agreements.models import (
 from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
 from b2bshop.core.inputs import parse_id
+from b2bshop.entities.scoping import in_entity
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 
@@ -43,7 +44,8 @@ def _agreement_or_404(number: str) -> SalesAgreement:
         .where(SalesAgreement.number == number[:20])
         .options(selectinload(SalesAgreement.lines).selectinload(SalesAgreementLine.product))
     )
-    if agreement is None:
+    # It follows its customer's entity: another entity's agreement is not there (issue 20).
+    if agreement is None or not in_entity(agreement, admin_entity_id()):
         abort(404)
     return agreement
 

@@ -8,16 +8,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from b2bshop.accounts.access import store_admin_required
-from b2bshop.accounts.models import Customer
-from b2bshop.admin.common import bp, edit_page, get_or_404, input_from
+from b2bshop.accounts.models import Customer, LegalEntity
+from b2bshop.admin.common import admin_entity_id, bp, edit_page, get_or_404, input_from
 from b2bshop.einvoice import parties
 from b2bshop.einvoice.forms import CustomerEInvoiceForm, LegalEntityForm
+from b2bshop.extensions import db
 
 
 @bp.route("/settings/legal", methods=["GET", "POST"])
 @store_admin_required
 def edit_legal_entity():
-    entity = parties.seller()
+    # The legal data of the entity the admin works in (the header's switcher, issue 20).
+    entity_id = admin_entity_id()
+    entity = db.session.get(LegalEntity, entity_id) if entity_id is not None else None
     if entity is None:
         abort(404)
     form = LegalEntityForm(obj=entity)

@@ -359,3 +359,130 @@ def test_the_intercompany_page_saves_settings_and_refuses_a_foreign_journal(
         ).status_code
         == 422
     )
+
+
+def test_each_entity_has_its_own_bank_account_and_legal_data(make_app, group, login, app):
+    """A bank transfer's receipt names the IBAN of the buyer's entity; the admin's legal
+    data page edits the entity the admin works in."""
+    from b2bshop.accounts.models import LegalEntity
+    from b2bshop.payments.models import PaymentMethod, PaymentStatus
+    from b2bshop.payments.service import Allocation, create_payment
+
+    with app.app_context():
+        no = db.session.get(LegalEntity, group["no"])
+        no.iban = "NO9386011117947"
+        buyer = db.session.scalar(select(User).where(User.email == "no@buyer.example"))
+        invoice = db.session.scalar(
+            select(factories.Invoice).where(factories.Invoice.number == group["no_invoice"])
+        )
+        payment = create_payment(
+            buyer,
+            buyer.customer,
+            [Allocation(invoice.id, Decimal("5.00"))],
+            PaymentMethod.BANK_TRANSFER,
+            status=PaymentStatus.PENDING,
+        )
+        db.session.commit()
+        number = payment.number
+    assert number.startswith("NO-PAY-")
+    no_store = make_app(STORE_ENTITY="NO").test_client()
+    login("no@buyer.example", "pw", no_store)
+    assert "NO9386011117947" in no_store.get(f"/payments/{number}").get_data(as_text=True)
+
+    admin = app.test_client()
+    _admin(admin, login)
+    _switch(admin, group["no"])
+    page = admin.get("/admin/settings/legal").get_data(as_text=True)
+    assert 'value="NO9386011117947"' in page
+
+
+@pytest.fixture
+def no_records(app, group):
+    """One record of every kind in b2bshop NO, each with an admin URL."""
+    from b2bshop.agreements import service as agreements
+    from b2bshop.catalog.models import Product
+    from b2bshop.payments.models import PaymentMethod, PaymentStatus
+    from b2bshop.payments.service import Allocation, create_payment
+    from b2bshop.purchasing.models import PurchaseOrder
+    from b2bshop.quotations import service as quotations
+    from b2bshop.sales import service as sales
+
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.email == "admin@group.example"))
+        customer = db.session.get(factories.Customer, group["no_customer"])
+        product = db.session.scalar(select(Product).where(Product.sku == "NO-ONLY"))
+        order = sales.place_order(admin, customer, [sales.OrderLineInput(product.id, 1)])
+        invoice = db.session.scalar(
+            select(factories.Invoice).where(factories.Invoice.number == group["no_invoice"])
+        )
+        payment = create_payment(
+            admin, customer, [Allocation(invoice.id, Decimal("1.00"))], PaymentMethod.MANUAL,
+            status=PaymentStatus.COMPLETED,
+        )  # fmt: skip
+        agreement = agreements.create_sales_agreement(
+            admin,
+            agreements.SalesAgreementInput(
+                customer.id, "total_amount", TODAY, TODAY.replace(year=TODAY.year + 1),
+                Decimal("100.00"),
+            ),
+        )  # fmt: skip
+        quotation = quotations.create_draft(admin, customer)
+        # NL's intercompany order makes NO's purchase order.
+        relation = db.session.get(service.IntercompanyRelation, group["relation"])
+        nl_product = db.session.scalar(select(Product).where(Product.sku == "NL-ONLY"))
+        sales.place_order(admin, relation.customer, [sales.OrderLineInput(nl_product.id, 1)])
+        purchase = db.session.scalar(select(PurchaseOrder))
+        journal = service.create_vendor_journal(
+            admin,
+            group["no"],
+            [
+                service.VendorLineInput(
+                    group["vendor"], Decimal("1.00"), TODAY, group["vendor_invoices"][:1]
+                )
+            ],
+        )
+        db.session.commit()
+        return [
+            f"/admin/customers/{customer.id}",
+            f"/admin/customers/{customer.id}/edit",
+            f"/admin/customers/{customer.id}/einvoice",
+            f"/admin/invoices/{invoice.number}",
+            f"/admin/invoices/{invoice.number}.pdf",
+            f"/admin/orders/{order.number}",
+            f"/admin/orders/{order.number}/pro-forma.pdf",
+            f"/admin/payments/{payment.number}",
+            f"/admin/products/{product.id}/edit",
+            f"/admin/vendors/{group['vendor']}/edit",
+            f"/admin/purchase-orders/{purchase.number}",
+            f"/admin/agreements/{agreement.number}",
+            f"/admin/quotations/{quotation.number}",
+            f"/admin/journals/{journal.number}",
+        ]
+
+
+def test_matrix_another_entitys_records_are_404_for_the_admin(client, login, group, no_records):
+    """The authorization matrix, one entity more: every admin page of a NO record answers
+    404 while the admin works in NL, and 200 in NO."""
+    _admin(client, login)
+    for url in no_records:
+        assert client.get(url).status_code == 404, f"NL selected: {url}"
+    _switch(client, group["no"])
+    for url in no_records:
+        assert client.get(url).status_code == 200, f"NO selected: {url}"
+
+
+def test_matrix_another_entitys_documents_are_404_for_a_buyer(make_app, group, no_records):
+    """A NO buyer on the NO store sees its own documents; an NL buyer on the NL store gets
+    404 for each of NO's (and cannot sign in on the other store, above)."""
+    no_store = make_app(STORE_ENTITY="NO").test_client()
+    no_store.post("/login", data={"email": "no@buyer.example", "password": "pw"})
+    nl_store = make_app().test_client()
+    nl_store.post("/login", data={"email": "nl@buyer.example", "password": "pw"})
+    documents = [
+        f"/invoices/{group['no_invoice']}",
+        *(u.replace("/admin", "") for u in no_records if "/payments/" in u or "/orders/" in u),
+    ]
+    documents = [d for d in documents if not d.endswith(".pdf")]
+    for url in documents:
+        assert no_store.get(url).status_code == 200, f"own: {url}"
+        assert nl_store.get(url).status_code == 404, f"other entity: {url}"
