@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.accounts.models import Customer, PaymentTerms
 from b2bshop.admin.common import (
+    admin_entity_id,
     admin_list,
     bp,
     edit_page,
@@ -195,9 +196,10 @@ def convert_party(party_id: int):
     def save() -> Customer:
         data = input_from(form, service.ConversionInput)
         data = replace(data, invoice_account_id=data.invoice_account_id or None)
+        entity_id = admin_entity_id()  # the customers page's rule: the admin's entity
         if pending is not None:
-            return service.approve(current_user, pending.id, data)
-        return service.convert(current_user, party_id, data)
+            return service.approve(current_user, pending.id, data, legal_entity_id=entity_id)
+        return service.convert(current_user, party_id, data, legal_entity_id=entity_id)
 
     title = (
         _("Approve the account application of %(name)s", name=party.name)

@@ -165,7 +165,11 @@ class ConversionInput:
 
 
 def convert(
-    acting_user: User, party_id: int, data: ConversionInput, *, locale: str = "en"
+    acting_user: User,
+    party_id: int,
+    data: ConversionInput,
+    *,
+    legal_entity_id: int | None = None,
 ) -> Customer:
     """A prospect becomes a customer: the customer account through the customers page's
     service, a buyer-admin user for the chosen contact and a single-use invitation, mailed
@@ -179,7 +183,10 @@ def convert(
     contact = next((c for c in party.contacts if c.id == data.contact_id), None)
     if contact is None:
         raise PartyInvalid(_l("Choose the contact who becomes the account's administrator."))
-    number = (data.number or "").strip() or next_number("customer", default_entity_id())
+    # The customer belongs to the admin's entity (the customers page's rule), numbered in
+    # that entity's series.
+    entity_id = legal_entity_id or default_entity_id()
+    number = (data.number or "").strip() or next_number("customer", entity_id)
     customer = accounts.save_customer(
         acting_user,
         None,
@@ -192,6 +199,7 @@ def convert(
             credit_limit=data.credit_limit,
             invoice_account_id=data.invoice_account_id,
         ),
+        legal_entity_id=entity_id,
     )
     customer.street, customer.postal_code = party.street, party.postal_code
     customer.city, customer.country_code = party.city, party.country_code
@@ -430,14 +438,20 @@ def _decide(acting_user: User, application: AccountApplication, status: Applicat
     }
 
 
-def approve(acting_user: User, application_id: int, data: ConversionInput) -> Customer:
+def approve(
+    acting_user: User,
+    application_id: int,
+    data: ConversionInput,
+    *,
+    legal_entity_id: int | None = None,
+) -> Customer:
     """Approve: convert the prospect as above (same transaction), the invitation mailed by
     a job. Locks the application, then the party (always in that order)."""
     application = lock_application(application_id)
     _decide(acting_user, application, ApplicationStatus.APPROVED)
     if data.contact_id is None:
         data = replace(data, contact_id=application.contact_id)
-    customer = convert(acting_user, application.party_id, data)
+    customer = convert(acting_user, application.party_id, data, legal_entity_id=legal_entity_id)
     db.session.get(B2BRequest, application.request_id).customer_id = customer.id
     audit.record(acting_user, "application.approve", "party", application.party_id)
     db.session.flush()
