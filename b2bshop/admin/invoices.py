@@ -27,6 +27,7 @@ from b2bshop.billing.listing import InvoiceFilter, filter_conditions
 from b2bshop.billing.models import DraftStatus, FreeTextInvoice, Invoice, InvoiceKind
 from b2bshop.billing.service import settlements
 from b2bshop.core.inputs import parse_int
+from b2bshop.entities.scoping import scope_to_entity
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.money import parse_amount, parse_decimal, plain_decimal
@@ -202,7 +203,11 @@ def _header_form(draft: FreeTextInvoice | None) -> FreeTextHeaderForm:
     )
     header.customer_id.choices = [
         (c.id, f"{c.name} ({c.number})")
-        for c in db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
+        for c in db.session.scalars(
+            scope_to_entity(select(Customer).where(Customer.active), admin_entity_id()).order_by(
+                Customer.name
+            )
+        )
     ]
     return header
 

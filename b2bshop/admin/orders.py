@@ -28,6 +28,7 @@ from b2bshop.billing import pdf
 from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
 from b2bshop.core.inputs import parse_id, parse_int
+from b2bshop.entities.scoping import scope_to_entity
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.payments.forms import UUID_RE
@@ -82,9 +83,19 @@ def list_orders():
 @store_admin_required
 def new_order():
     customers = list(
-        db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
+        db.session.scalars(
+            scope_to_entity(select(Customer).where(Customer.active), admin_entity_id()).order_by(
+                Customer.name
+            )
+        )
     )
-    products = list(db.session.scalars(select(Product).where(Product.active).order_by(Product.sku)))
+    products = list(
+        db.session.scalars(
+            scope_to_entity(select(Product).where(Product.active), admin_entity_id()).order_by(
+                Product.sku
+            )
+        )
+    )
     values = request.form if request.method == "POST" else request.args
     if request.method == "POST":
         customer_id = parse_id(values.get("customer_id"))

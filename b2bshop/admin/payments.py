@@ -27,6 +27,7 @@ from b2bshop.admin.forms import ManualPaymentForm, PaymentFilterForm, ReasonForm
 from b2bshop.billing.models import Invoice, InvoiceStatus
 from b2bshop.core import unit_of_work
 from b2bshop.core.inputs import parse_id
+from b2bshop.entities.scoping import scope_to_entity
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.money import Money, parse_amount
@@ -219,7 +220,11 @@ def new_payment():
         []
         if customer is not None
         else list(
-            db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
+            db.session.scalars(
+                scope_to_entity(
+                    select(Customer).where(Customer.active), admin_entity_id()
+                ).order_by(Customer.name)
+            )
         )
     )
     return render_template(

@@ -26,6 +26,7 @@ from b2bshop.admin.common import (
 from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
 from b2bshop.core.inputs import parse_id, parse_int
+from b2bshop.entities.scoping import scope_to_entity
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.payments.forms import UUID_RE
@@ -148,8 +149,20 @@ def _parse_date(raw: str | None) -> date | None:
 @bp.route("/purchase-orders/new", methods=["GET", "POST"])
 @store_admin_required
 def new_purchase_order():
-    vendors = list(db.session.scalars(select(Vendor).where(Vendor.active).order_by(Vendor.name)))
-    products = list(db.session.scalars(select(Product).where(Product.active).order_by(Product.sku)))
+    vendors = list(
+        db.session.scalars(
+            scope_to_entity(select(Vendor).where(Vendor.active), admin_entity_id()).order_by(
+                Vendor.name
+            )
+        )
+    )
+    products = list(
+        db.session.scalars(
+            scope_to_entity(select(Product).where(Product.active), admin_entity_id()).order_by(
+                Product.sku
+            )
+        )
+    )
     values = request.form if request.method == "POST" else request.args
     errors: list[tuple[str | None, str]] = []
     if request.method == "POST":

@@ -149,7 +149,11 @@ def create_purchase_order(
     products = {
         p.id: p
         for p in db.session.scalars(
-            select(Product).where(Product.id.in_([line.product_id for line in lines]))
+            # The vendor's entity buys for its own catalog (issue 20).
+            select(Product).where(
+                Product.id.in_([line.product_id for line in lines]),
+                Product.legal_entity_id == vendor.legal_entity_id,
+            )
         )
     }
     order = PurchaseOrder(

@@ -88,6 +88,14 @@ def test_the_switcher_scopes_every_list_and_lookup(client, login, group):
     assert "NO-ONLY" in products and "NL-ONLY" not in products
     customers = client.get("/admin/customers", headers=HX).get_data(as_text=True)
     assert "Norsk Kjøper AS" in customers and "Dutch Buyer BV" not in customers
+    # The choices of the forms that make documents are the entity's too.
+    for url in ("/admin/orders/new", "/admin/payments/new", "/admin/free-text/new"):
+        form = client.get(url).get_data(as_text=True)
+        assert "Norsk Kjøper AS" in form and "Dutch Buyer BV" not in form, url
+    new_order = client.get("/admin/orders/new").get_data(as_text=True)
+    assert "NO-ONLY" in new_order and "NL-ONLY" not in new_order
+    new_po = client.get("/admin/purchase-orders/new").get_data(as_text=True)
+    assert "NO-ONLY" in new_po and "NL-ONLY" not in new_po
 
 
 def test_an_unknown_entity_cannot_be_chosen(client, login, group):
