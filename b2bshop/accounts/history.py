@@ -222,7 +222,6 @@ ORDER_CSV_HEADER = [
 
 
 @bp.route("/orders.csv")
-@read_only
 @buyer_required()
 def export_orders():
     form = parse_filter(OrderHistoryFilterForm)
@@ -288,7 +287,6 @@ PAYMENT_CSV_HEADER = ["number", "date", "method", "status", "currency", "amount"
 
 
 @bp.route("/payments.csv")
-@read_only
 @buyer_required()
 def export_payments():
     form = parse_filter(PaymentHistoryFilterForm)

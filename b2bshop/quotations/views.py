@@ -73,7 +73,6 @@ def list_quotations():
 
 
 @bp.route("/quotations.csv")
-@read_only
 @buyer_required()
 def export_quotations():
     form = parse_filter(QuotationFilterForm)

@@ -25,7 +25,21 @@ def test_read_only_views_never_write_and_skip_the_transaction(app, demo, client,
         "billing.list_invoices",
         "billing.show_invoice",
         "billing.statement_pdf",
+        "history.list_orders",
+        "history.list_payments",
+        "quotations.list_quotations",
+        "quotations.quotation_pdf",
+        "quotations.show_quotation",
+        "suggestions.cart_suggestions",
+        "suggestions.show_product",
     ]
+    with app.app_context():  # a quotation of the buyer's, for its page and PDF (issue 18)
+        from b2bshop.accounts.models import User
+        from b2bshop.quotations.service import create_draft
+
+        buyer = db.session.scalar(select(User).where(User.email == "buyer@contoso.example"))
+        quotation = create_draft(buyer, buyer.customer).number
+        db.session.commit()
     login("buyer@contoso.example")
     urls = [
         ("/invoices", {}),
@@ -36,6 +50,14 @@ def test_read_only_views_never_write_and_skip_the_transaction(app, demo, client,
         (f"/invoices/{number}.ubl.xml", {}),
         (f"/invoices/{number}.facturx.pdf", {}),
         ("/account/statement.pdf", {}),
+        ("/account/orders", {}),
+        ("/account/orders?status=confirmed", FRAGMENT),
+        ("/account/payments", {}),
+        ("/quotations", {}),
+        (f"/quotations/{quotation}", {}),
+        (f"/quotations/{quotation}.pdf", {}),
+        ("/suggestions/cart", FRAGMENT),
+        ("/products/OFF-PAP-A4", {}),
     ]
     seen: list[tuple[str, bool | None]] = []
 
