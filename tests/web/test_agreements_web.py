@@ -428,3 +428,20 @@ def test_huge_or_odd_whole_numbers_are_refused_not_crashed(app, client, login, p
     assert client.post("/admin/trade-agreements/new", data=form).status_code == 422
     number = _create(client, people)
     assert _add_line(client, number, people, committed_quantity=value).status_code == 422
+
+
+def test_the_admin_order_page_names_the_price_source(app, client, login, people):
+    number = _effective(client, login, people)
+    login("buyer@acme.example", "pw", client)
+    client.post("/cart/items", data={"sku": "BOLT-1", "qty": "1"})
+    page = client.get("/checkout").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', page).group(1)
+    order = client.post("/checkout", data={"method": "on_account", "idempotency_key": key})
+    assert order.status_code == 302
+    mine = client.get("/account/orders").get_data(as_text=True)
+    assert f"Agreement {number}: −8%" in mine
+    client.post("/logout")
+    _admin(client, login)
+    with app.app_context():
+        so = db.session.scalar(select(SalesOrder.number))
+    assert f"Agreement {number}: −8%" in client.get(f"/admin/orders/{so}").get_data(as_text=True)
