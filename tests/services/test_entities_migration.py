@@ -132,9 +132,9 @@ def test_0018_up_down_up_with_data(tmp_path):
             # The same SKU in another entity's catalog.
             conn.execute(
                 text(
-                    "INSERT INTO products (sku, name, description, price, currency, tax_rate,"
+                    "INSERT INTO products (id, sku, name, description, price, currency, tax_rate,"
                     " stock_on_hand, active, category, legal_entity_id)"
-                    " VALUES ('B', 'B', '', 1, 'EUR', 0, 1, true, '', 2)"
+                    " VALUES (2, 'B', 'B', '', 1, 'EUR', 0, 1, true, '', 2)"
                 )
             )
             conn.execute(text("DELETE FROM products WHERE sku = 'B'"))
