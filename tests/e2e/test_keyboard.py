@@ -200,7 +200,7 @@ def test_request_invoice_by_keyboard_the_dialog_gives_focus_back(
     )
     # The toast stays (its link with it) until it is closed.
     page.clock.fast_forward(60_000)
-    expect(toast.get_by_role("link", name="Open")).to_be_visible()
+    expect(toast.get_by_role("link", name="Open B2B requests")).to_be_visible()
     close = toast.get_by_role("button", name="Close")
     tab_to(page, close)
     page.keyboard.press("Enter")

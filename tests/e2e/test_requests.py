@@ -124,7 +124,7 @@ def test_request_invoice_by_email_and_follow_it_until_completed(
         "→ B2B requests."
     )
     expect(dialog).to_have_count(0)
-    requests_link = toast.get_by_role("link", name="Open", exact=True)
+    requests_link = toast.get_by_role("link", name="Open B2B requests", exact=True)
     expect(requests_link).to_have_attribute("href", "/account/requests")
     assert page.evaluate("window.__marker") == 1, "Send it to me reloaded the page"
 
