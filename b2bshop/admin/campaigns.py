@@ -12,9 +12,14 @@ from sqlalchemy.orm import selectinload
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.admin.common import admin_list, bp, form_errors, get_or_404, refuse
 from b2bshop.campaigns import service
-from b2bshop.campaigns.forms import CampaignFilterForm, CampaignForm, ResponseForm
+from b2bshop.campaigns.forms import (
+    CampaignFilterForm,
+    CampaignForm,
+    RecipientFilterForm,
+    ResponseForm,
+)
 from b2bshop.campaigns.markdown import render as render_markdown
-from b2bshop.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
+from b2bshop.campaigns.models import Campaign, CampaignRecipient, CampaignStatus, Response
 from b2bshop.campaigns.targets import TargetFilter
 from b2bshop.core import unit_of_work
 from b2bshop.errors import DomainError
@@ -48,6 +53,39 @@ def list_campaigns():
         title=_("Campaigns"),
         new_url=url_for(".new_campaign"),
         parse=str,
+    )
+
+
+def _recipients(form: RecipientFilterForm):  # type: ignore[no-untyped-def]
+    stmt = select(CampaignRecipient)
+    if campaign := form.valid_value("campaign"):
+        stmt = stmt.where(CampaignRecipient.campaign_id == int(campaign))
+    response = form.valid_value("response")
+    if response == "none":
+        stmt = stmt.where(CampaignRecipient.response.is_(None))
+    elif response:
+        stmt = stmt.where(CampaignRecipient.response == Response(response))
+    if q := form.valid_value("q"):
+        stmt = stmt.where(CampaignRecipient.email.icontains(q, autoescape=True))
+    return stmt
+
+
+@bp.route("/campaigns/recipients")
+@store_admin_required
+def list_campaign_recipients():
+    """Every recipient of a campaign, a page at a time: a call list is worked through here
+    (responses and call notes), whatever its length."""
+    return admin_list(
+        RecipientFilterForm,
+        _recipients,
+        CampaignRecipient.id,
+        CampaignRecipient.id,
+        "campaigns/_recipients.html",
+        "admin.list_campaign_recipients",
+        title=_("Campaign recipients"),
+        descending=False,
+        options=(selectinload(CampaignRecipient.party), selectinload(CampaignRecipient.campaign)),
+        response_form=ResponseForm(formdata=None),
     )
 
 
@@ -242,8 +280,13 @@ def record_response(campaign_id: int, recipient_id: int):
     if not form.validate_on_submit():
         form_errors(form)
         return _show(get_or_404(Campaign, campaign_id), 422)
-    return _transition(
+    response = _transition(
         campaign_id,
         lambda: service.respond(current_user, recipient_id, form.response.data, form.note.data),
         lambda r: _("Response of %(email)s recorded.", email=r.email),
     )
+    back = request.form.get("back", "")
+    listing = url_for(".list_campaign_recipients")
+    if not isinstance(response, tuple) and (back == listing or back.startswith(listing + "?")):
+        return redirect(back)  # the recipients list, with its filter and page
+    return response

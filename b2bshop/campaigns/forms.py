@@ -91,3 +91,41 @@ RESPONSE_CHOICES = [
 class ResponseForm(FlaskForm):
     response = SelectField(_l("Response"), choices=RESPONSE_CHOICES)
     note = StringField(_l("Note"), validators=[Optional(), Length(max=2000)], filters=[_strip])
+
+
+RESPONSE_FILTER_CHOICES = [
+    SelectChoice("", _l("All")),
+    SelectChoice("none", _l("No response yet")),
+    SelectChoice("interested", _l("Interested")),
+    SelectChoice("not_interested", _l("Not interested")),
+    SelectChoice("bounced", _l("Bounced")),
+]
+
+
+class RecipientFilterForm(ListFilterForm):
+    """The recipients of one campaign (a call list can be long): by campaign, response and
+    email."""
+
+    campaign = SelectField(_l("Campaign"), coerce=str, default="")
+    response = SelectField(_l("Response"), choices=RESPONSE_FILTER_CHOICES, default="")
+    q = SearchField(
+        _l("Email"),
+        validators=[Optional(), Length(max=100)],
+        filters=[_strip],
+        render_kw={"maxlength": 100, "placeholder": _l("Email")},
+    )
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        from sqlalchemy import select
+
+        from b2bshop.campaigns.models import Campaign
+        from b2bshop.extensions import db
+
+        latest = db.session.execute(
+            select(Campaign.id, Campaign.name).order_by(Campaign.id.desc()).limit(200)
+        )
+        self.campaign.choices = [
+            SelectChoice("", _l("All")),
+            *(SelectChoice(str(i), name) for i, name in latest),
+        ]

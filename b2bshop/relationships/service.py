@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from b2bshop.accounts import service as accounts
 from b2bshop.accounts.models import Customer, Role, User
@@ -506,6 +507,7 @@ def applications_of(party: Party) -> list[AccountApplication]:
         db.session.scalars(
             select(AccountApplication)
             .where(AccountApplication.party_id == party.id)
+            .options(selectinload(AccountApplication.contact))
             .order_by(AccountApplication.id.desc())
         )
     )

@@ -129,12 +129,20 @@ def test_campaign_pages_have_no_axe_violations(
     )
     admin.reload()
     scan("campaign done with statistics and recipients")
+    admin.get_by_role("link", name="All recipients").click()
+    scan("campaign recipients")
+    admin.get_by_label("Response of c00@campaign.example").select_option("not_interested")
+    admin.get_by_label("Note about c00@campaign.example").fill("Called: next year")
+    admin.get_by_role("button", name="Record c00@campaign.example").click()
+    expect(admin.locator("#recipients")).to_contain_text("Called: next year")
+    scan("campaign recipients after a response")
     admin.goto("/admin/campaigns")
     scan("campaigns")
     admin.goto("/admin/campaigns?status=nonsense")
     scan("campaigns, filter not understood")
 
-    message = read_mail(mail_dir)[0]
+    # Not c00: the admin recorded its response above.
+    message = next(m for m in read_mail(mail_dir) if m["To"] == "c05@campaign.example")
     link = urlsplit(message["List-Unsubscribe"].strip().strip("<>")).path
     respond = re.search(
         r"https?://\S+/respond/\S+response=interested",

@@ -210,3 +210,47 @@ def test_the_respond_link_asks_then_records_the_first_answer(admin, app, client)
         )
         assert row.response.value == "interested"
     assert client.get("/respond/nonsense").status_code == 404
+
+
+def test_the_recipients_list_pages_filters_and_keeps_its_place_after_a_response(admin, app):
+    with app.app_context():
+        lead = factories.party("lead")
+        for n in range(30):
+            factories.contact(lead, f"r{n:02d}@call.example")
+        db.session.commit()
+    admin.post("/admin/campaigns/new", data={**FORM, "channel": "telemarketing"})
+    campaign_id = _campaign_id(app)
+    admin.post(f"/admin/campaigns/{campaign_id}/start")
+    url = f"/admin/campaigns/recipients?campaign={campaign_id}"
+    with count_queries(app) as statements:
+        page = admin.get(url, headers=FRAGMENT)
+    html = page.get_data(as_text=True)
+    assert "33 recipients" in html and html.count('id="recipient-') == 25
+    assert page.headers["HX-Push-Url"] == url
+    with count_queries(app) as one_row:
+        assert "1 recipient" in admin.get(f"{url}&q=r07", headers=FRAGMENT).get_data(as_text=True)
+    # The session user, the entity, the campaign choices, the count, the page and its
+    # parties and campaigns in one query each: never per row.
+    assert len(statements) == len(one_row) <= 8, statements
+    second = re.search(r'href="(/admin/campaigns/recipients\?after=[^"]+)"', html).group(1)
+    assert (
+        admin.get(second.replace("&amp;", "&")).get_data(as_text=True).count('id="recipient-') == 8
+    )
+    with app.app_context():
+        recipient_id = db.session.scalar(
+            select(CampaignRecipient.id).where(CampaignRecipient.email == "r07@call.example")
+        )
+    answered = admin.post(
+        f"/admin/campaigns/{campaign_id}/recipients/{recipient_id}/response",
+        data={"response": "interested", "note": "Call back Monday", "back": url},
+    )
+    assert answered.status_code == 302 and answered.headers["Location"] == url
+    elsewhere = admin.post(
+        f"/admin/campaigns/{campaign_id}/recipients/{recipient_id}/response",
+        data={"response": "interested", "back": "https://evil.example/"},
+    )
+    assert elsewhere.headers["Location"].endswith(f"/admin/campaigns/{campaign_id}")
+    found = admin.get(f"{url}&response=interested&q=r07").get_data(as_text=True)
+    assert "1 recipient" in found and "Call back Monday" in found
+    assert "32 recipients" in admin.get(f"{url}&response=none").get_data(as_text=True)
+    assert "33 recipients" in admin.get(f"{url}&campaign=999999x").get_data(as_text=True)
