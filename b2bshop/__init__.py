@@ -14,7 +14,7 @@ from b2bshop import config as config_module
 from b2bshop import jobs
 from b2bshop.core import connections, inputs
 from b2bshop.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
-from b2bshop.i18n import format_day, format_timestamp
+from b2bshop.i18n import format_day, format_timestamp, render_gettext
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     mail.init_app(app)
     cache.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    app.context_processor(render_gettext)  # templates' gettext bound once per render
     login_manager.init_app(app)
     jobs.init_app(app)
 

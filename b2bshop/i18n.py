@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import lru_cache
+from typing import Any
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from flask_babel import format_date as flask_format_date
 from flask_babel import format_datetime as flask_format_datetime
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
+from flask_babel import gettext as babel_gettext
 from flask_babel.speaklater import LazyString
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 
@@ -23,6 +27,48 @@ def _escaped_html(self: LazyString) -> Markup:
 # invoice number or a product name typed by someone else. Every lazy string here is plain
 # text, so it is escaped like any other string, wherever it is rendered.
 LazyString.__html__ = _escaped_html  # type: ignore[method-assign]
+
+
+def render_gettext() -> dict[str, Any]:
+    """Template context (a context processor): `_`, gettext and ngettext bound to the catalog
+    of this render, found once. Flask-Babel's callables find the locale and the catalog again
+    on every call (10-14 µs; a list fragment makes about fifty), through `g`. The context's
+    gettext comes before the environment's (Jinja's `_` resolves "gettext" in the context),
+    and a render inside force_locale() binds that locale's catalog. Same results as Jinja's
+    newstyle gettext: the translation marked safe under autoescape, the variables escaped."""
+    translations = get_translations()
+    ugettext, ungettext = translations.ugettext, translations.ungettext
+
+    @pass_context
+    def gettext(__context: Context, __string: str, **variables: Any) -> str:
+        rv = ugettext(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)  # nosec B704 - the catalog's text, as Jinja's gettext
+        return rv % variables
+
+    @pass_context
+    def ngettext(
+        __context: Context, __singular: str, __plural: str, __num: int, **variables: Any
+    ) -> str:
+        variables.setdefault("num", __num)
+        rv = ungettext(__singular, __plural, __num)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)  # nosec B704 - as above
+        return rv % variables
+
+    def text(value: Any) -> Any:
+        """A lazy_gettext() string (form labels, choices) in this render's catalog; anything
+        else as it is. Autoescape escapes it like the lazy string's own __html__."""
+        if (
+            type(value) is LazyString
+            and value._func is babel_gettext
+            and len(value._args) == 1
+            and not value._kwargs
+        ):
+            return ugettext(value._args[0])
+        return value
+
+    return {"gettext": gettext, "ngettext": ngettext, "lazy_text": text}
 
 
 def N_(message: str) -> str:

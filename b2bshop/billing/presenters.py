@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from b2bshop.billing.listing import InvoicePage
 from b2bshop.billing.models import InvoiceStatus
@@ -96,6 +97,94 @@ def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
             )
         )
     return rows
+
+
+def rows_markup(
+    rows: list[InvoiceRow],
+    several_accounts: bool,
+    label: dict[str, str],
+    status_label: dict[str, str],
+    can_pay: bool,
+    pay_label: str,
+    request_label: str,
+    urls: dict[str, str],
+) -> Markup:
+    """The table's rows as HTML, built in Python: as a Jinja macro, a page's 25 rows cost a
+    quarter of the fragment's time (a call, an attribute lookup and an escape for each of
+    ~40 values a row, the number alone escaped twelve times). Every value is escaped here
+    once; labels and URLs once per page. The markup is the macro's (_invoice_list.html)."""
+    lab = {k: str(escape(v)) for k, v in label.items()}
+    stat = {k: str(escape(v)) for k, v in status_label.items()}
+    pay, csrf = escape(urls["pay"]), escape(urls["csrf"])
+    pay_text, request_text = escape(pay_label), escape(request_label)
+    # URLs with the number put in place of ~N~ (url_for once per page, not six times a row).
+    show, pdf, ubl, facturx, ask = (
+        urls[k].split("~N~", 1) for k in ("show", "pdf", "ubl", "facturx", "request")
+    )
+    out: list[str] = []
+    add = out.append
+    for row in rows:
+        raw = row.number
+        n = escape(raw)
+        status = escape(row.status)
+        add(f'<tr id="invoice-{n}" data-status="{status}">\n')
+        if can_pay:
+            add('  <td class="select">')
+            if row.payable:
+                add(
+                    f'<input type="checkbox" name="invoice" value="{n}" form="bulk-pay" '
+                    f'aria-label="{lab["select"]} {n}">'
+                )
+            add("</td>\n")
+        add(
+            f'  <td data-label="{lab["number"]}" class="nowrap">'
+            f'<a href="{escape(raw.join(show))}">{n}</a>'
+        )
+        if row.credit_note:
+            add(f' <span class="status status-credit">{stat["credit_note"]}</span>')
+        add("</td>\n")
+        if several_accounts:
+            add(f'  <td data-label="{lab["account"]}">{escape(row.account)}</td>\n')
+        add(
+            f'  <td data-label="{lab["invoice_date"]}" class="nowrap">'
+            f"{escape(row.invoice_date)}</td>\n"
+            f'  <td data-label="{lab["due_date"]}" class="nowrap"><div>{escape(row.due_date)}'
+        )
+        if row.overdue:
+            add(f'\n    <span class="status status-overdue">{escape(row.overdue)}</span>')
+        add(
+            f'\n  </div></td>\n  <td data-label="{lab["total"]}" class="num">{escape(row.total)}'
+            f'</td>\n  <td data-label="{lab["balance"]}" class="num"><div>{escape(row.balance)}'
+        )
+        if row.offer:
+            add(f'\n    <div class="offer">{escape(row.offer)}</div>')
+        if row.pending:
+            add(f'\n    <div class="pending-payment">{escape(row.pending)}</div>')
+        add(
+            f'\n  </div></td>\n  <td data-label="{lab["status"]}"><span class="status '
+            f'status-{status}">{stat[row.status]}</span></td>\n  <td class="actions">\n'
+        )
+        if can_pay and row.payable:
+            add(
+                f'    <span id="pay-{n}">\n    <form method="post" action="{pay}" '
+                f'hx-post="{pay}" hx-target="#pay-{n}" hx-swap="innerHTML">\n'
+                f'      <input type="hidden" name="csrf_token" value="{csrf}">\n'
+                f'      <input type="hidden" name="invoice" value="{n}">\n'
+                f'      <button type="submit" class="small primary-outline">{pay_text}'
+                f'<span class="visually-hidden"> {n}</span></button>\n    </form>\n    </span>\n'
+            )
+        ask_url = escape(raw.join(ask))
+        add(
+            f'    <span class="row-links"><a href="{ask_url}" hx-get="{ask_url}" '
+            f'hx-target="#dialog" hx-swap="innerHTML">{request_text}'
+            f'<span class="visually-hidden"> {n}</span></a>\n'
+            f'    · <a href="{escape(raw.join(pdf))}">PDF<span class="visually-hidden"> {n}'
+            f'</span></a> · <a href="{escape(raw.join(ubl))}" download>UBL'
+            f'<span class="visually-hidden"> {n}</span></a> · '
+            f'<a href="{escape(raw.join(facturx))}" download>Factur-X'
+            f'<span class="visually-hidden"> {n}</span></a></span>\n  </td>\n</tr>\n'
+        )
+    return Markup("".join(out))  # nosec B704 - every value above is escaped
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from flask_login import current_user
 from b2bshop.accounts.access import buyer_required
 from b2bshop.billing import list_cache, listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
-from b2bshop.billing.presenters import invoice_rows, settled
+from b2bshop.billing.presenters import invoice_rows, rows_markup, settled
 from b2bshop.core.csv_safe import text_cell
 from b2bshop.core.listing import list_response
 from b2bshop.core.read_only import read_only
@@ -72,6 +72,7 @@ def _render_list(today: date, **context):  # type: ignore[no-untyped-def]
         flt=flt,
         page=page,
         rows=invoice_rows(page, today),
+        rows_markup=rows_markup,
         **context,
     )
 
