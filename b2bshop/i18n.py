@@ -43,7 +43,7 @@ def render_gettext() -> dict[str, Any]:
     def gettext(__context: Context, __string: str, **variables: Any) -> str:
         rv = ugettext(__string)
         if __context.eval_ctx.autoescape:
-            rv = Markup(rv)  # nosec B704 - the catalog's text, as Jinja's gettext
+            rv = Markup(rv)  # nosec B704
         return rv % variables
 
     @pass_context
@@ -53,7 +53,7 @@ def render_gettext() -> dict[str, Any]:
         variables.setdefault("num", __num)
         rv = ungettext(__singular, __plural, __num)
         if __context.eval_ctx.autoescape:
-            rv = Markup(rv)  # nosec B704 - as above
+            rv = Markup(rv)  # nosec B704
         return rv % variables
 
     def text(value: Any) -> Any:
