@@ -203,6 +203,13 @@ def set_invoice_account(customer: Customer, invoice_account: Customer | None) ->
             raise InvoiceAccountInvalid(
                 _l("The invoice account must bill in the customer's currency.")
             )
+        if (invoice_account.legal_entity_id or invoice_account.legal_entity.id) != (
+            customer.legal_entity_id or customer.legal_entity.id
+        ):
+            # Its invoices are the other entity's: a buyer of one store cannot see them.
+            raise InvoiceAccountInvalid(
+                _l("The invoice account must belong to the customer's legal entity.")
+            )
         seen = {customer.id}
         current: Customer | None = invoice_account
         while current is not None:

@@ -33,7 +33,7 @@ from b2bshop.agreements.models import (
 from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
 from b2bshop.core.inputs import parse_id
-from b2bshop.entities.scoping import in_entity
+from b2bshop.entities.scoping import in_entity, scope_to_entity
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 
@@ -53,14 +53,22 @@ def _agreement_or_404(number: str) -> SalesAgreement:
 def _customer_choices() -> list[tuple[int, str]]:
     return [
         (c.id, f"{c.number} · {c.name}")
-        for c in db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
+        for c in db.session.scalars(
+            scope_to_entity(select(Customer).where(Customer.active), admin_entity_id()).order_by(
+                Customer.name
+            )
+        )
     ]
 
 
 def _product_choices() -> list[tuple[int, str]]:
     return [
         (p.id, f"{p.sku} · {p.name}")
-        for p in db.session.scalars(select(Product).where(Product.active).order_by(Product.sku))
+        for p in db.session.scalars(
+            scope_to_entity(select(Product).where(Product.active), admin_entity_id()).order_by(
+                Product.sku
+            )
+        )
     ]
 
 
@@ -330,7 +338,11 @@ def customer_groups():
     """Price groups: a trade agreement for a group applies to each of its customers."""
     form = CustomerGroupForm()
     customers = list(
-        db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
+        db.session.scalars(
+            scope_to_entity(select(Customer).where(Customer.active), admin_entity_id()).order_by(
+                Customer.name
+            )
+        )
     )
     chosen = [cid for cid in (parse_id(v) for v in request.form.getlist("customer")) if cid]
     status = 200

@@ -25,6 +25,7 @@ from b2bshop.admin.common import (
 )
 from b2bshop.admin.forms import CustomerFilterForm, CustomerForm, TermsFilterForm, TermsForm
 from b2bshop.billing.models import Invoice, InvoiceStatus
+from b2bshop.entities.scoping import scope_to_entity
 from b2bshop.extensions import db
 
 
@@ -53,7 +54,7 @@ def _customer_form(customer: Customer | None) -> CustomerForm:
         for t in db.session.scalars(select(PaymentTerms).order_by(PaymentTerms.net_days))
         if t.active or (customer is not None and t.id == customer.payment_terms_id)
     ]
-    others = select(Customer).order_by(Customer.name).limit(500)
+    others = scope_to_entity(select(Customer), admin_entity_id()).order_by(Customer.name).limit(500)
     if customer is not None:
         others = others.where(Customer.id != customer.id)
     form.invoice_account_id.choices = [(0, _("None"))] + [

@@ -14,10 +14,18 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from b2bshop.accounts.access import store_admin_required
-from b2bshop.admin.common import admin_list, bp, delete_action, edit_page, get_or_404
+from b2bshop.admin.common import (
+    admin_entity_id,
+    admin_list,
+    bp,
+    delete_action,
+    edit_page,
+    get_or_404,
+)
 from b2bshop.catalog.models import Product
 from b2bshop.core.inputs import coerce_id
 from b2bshop.core.listing import ListFilterForm
+from b2bshop.entities.scoping import scope_to_entity
 from b2bshop.extensions import db
 from b2bshop.suggestions import service
 from b2bshop.suggestions.models import SuggestionKind, SuggestionRule
@@ -114,7 +122,9 @@ def list_suggestions():
 
 
 def _product_choices() -> list[tuple[int, str]]:
-    products = db.session.scalars(select(Product).order_by(Product.sku))
+    products = db.session.scalars(
+        scope_to_entity(select(Product), admin_entity_id()).order_by(Product.sku)
+    )
     return [(p.id, f"{p.sku} · {p.name} ({p.currency})") for p in products]
 
 

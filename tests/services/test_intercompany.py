@@ -323,3 +323,12 @@ def test_the_demo_sister_company_buys_from_the_store(app_ctx):
     assert relation.vendor.number == "NO-V-000001"
     balances = service.balances(relation)
     assert balances.vendor_open == balances.customer_open > 0
+
+
+def test_an_invoice_account_stays_in_its_customers_entity(app_ctx):
+    from b2bshop.accounts import service as accounts
+
+    other = factories.customer_of(factories.second_entity())
+    with pytest.raises(accounts.InvoiceAccountInvalid) as raised:
+        accounts.set_invoice_account(factories.customer(), other)
+    assert "legal entity" in str(raised.value.message)
