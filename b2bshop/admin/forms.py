@@ -11,7 +11,6 @@ from wtforms import (
     BooleanField,
     DateField,
     HiddenField,
-    IntegerField,
     SearchField,
     SelectField,
     StringField,
@@ -29,7 +28,7 @@ from wtforms.validators import (
 )
 
 from b2bshop.billing.forms import STATUS_CHOICES
-from b2bshop.core.fields import AmountField, RateField
+from b2bshop.core.fields import AmountField, RateField, WholeNumberField
 from b2bshop.core.inputs import INT32_MAX, coerce_id
 from b2bshop.core.listing import ListFilterForm
 from b2bshop.payments.forms import UUID_RE
@@ -170,7 +169,7 @@ class CustomerForm(FlaskForm):
 class TermsForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    net_days = IntegerField(
+    net_days = WholeNumberField(
         _l("Net days"), validators=[InputRequired(), NumberRange(min=0, max=365)]
     )
     cash_discount_percent = RateField(
@@ -178,7 +177,7 @@ class TermsForm(FlaskForm):
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=99.99)],
     )
-    cash_discount_days = IntegerField(
+    cash_discount_days = WholeNumberField(
         _l("Cash discount days"),
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=365)],
@@ -197,7 +196,7 @@ class ProductForm(FlaskForm):
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=99.99)],
     )
-    stock_on_hand = IntegerField(
+    stock_on_hand = WholeNumberField(
         _l("Stock on hand"),
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=INT32_MAX)],

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import aliased, contains_eager, selectinload
-from wtforms import BooleanField, DateField, IntegerField, SearchField, SelectField, StringField
+from wtforms import BooleanField, DateField, SearchField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
@@ -23,6 +23,7 @@ from b2bshop.admin.common import (
     get_or_404,
 )
 from b2bshop.catalog.models import Product
+from b2bshop.core.fields import WholeNumberField
 from b2bshop.core.inputs import coerce_id
 from b2bshop.core.listing import ListFilterForm
 from b2bshop.entities.scoping import scope_to_entity
@@ -71,7 +72,7 @@ class SuggestionRuleForm(FlaskForm):
     suggested_product_id = SelectField(
         _l("Suggested product"), coerce=coerce_id, default=0, validate_choice=False
     )
-    priority = IntegerField(
+    priority = WholeNumberField(
         _l("Priority (higher first)"),
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=1000)],

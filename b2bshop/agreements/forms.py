@@ -6,7 +6,7 @@ import uuid
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import DateField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
@@ -17,24 +17,10 @@ from wtforms.validators import (
     Regexp,
 )
 
-from b2bshop.core.fields import AmountField, RateField
-from b2bshop.core.inputs import INT32_MAX, coerce_id, parse_int
+from b2bshop.core.fields import AmountField, RateField, WholeNumberField
+from b2bshop.core.inputs import INT32_MAX, coerce_id
 from b2bshop.core.listing import ListFilterForm
 from b2bshop.payments.forms import UUID_RE
-
-
-class WholeNumberField(IntegerField):
-    """A whole number for an Integer column: ASCII digits within the column's range, read
-    by core/inputs.parse_int (int() takes a number of any size, and NumberRange then
-    overflows comparing it with a float)."""
-
-    def process_formdata(self, valuelist: list) -> None:
-        if not valuelist or valuelist[0] in ("", None):
-            self.data = None
-            return
-        self.data = parse_int(valuelist[0], minimum=-INT32_MAX, maximum=INT32_MAX)
-        if self.data is None:
-            raise ValueError(_l("Enter a whole number, such as 10."))
 
 
 def idempotency_field() -> HiddenField:

@@ -314,14 +314,39 @@ def test_timestamps_show_in_the_store_time_zone_with_its_name(make_app):
     app = make_app(STORE_TIMEZONE="Europe/Oslo")
     with app.test_request_context():
         # 10:00 UTC is 11:00 in Oslo in winter and 12:00 in summer.
-        assert format_timestamp(datetime(2026, 11, 30, 10, 0)) .endswith("11:00:00\u202fAM GMT+01:00")
+        assert format_timestamp(datetime(2026, 11, 30, 10, 0)).endswith(
+            "11:00:00\u202fAM GMT+01:00"
+        )
         assert format_timestamp(datetime(2026, 7, 1, 10, 0)).endswith("12:00:00\u202fPM GMT+02:00")
         assert format_timestamp(None) == ""
     utc = make_app(STORE_TIMEZONE="UTC")
     with utc.test_request_context():
-        assert format_timestamp(datetime(2026, 11, 30, 10, 0)).endswith("10:00:00\u202fAM GMT+00:00")
+        assert format_timestamp(datetime(2026, 11, 30, 10, 0)).endswith(
+            "10:00:00\u202fAM GMT+00:00"
+        )
 
 
 def test_a_misspelt_store_time_zone_stops_the_start_with_a_clear_message(make_app):
     with pytest.raises(ValueError, match="STORE_TIMEZONE='Europe/Amsterdan' is not a time zone"):
         make_app(STORE_TIMEZONE="Europe/Amsterdan")
+
+
+# --- Whole numbers of any length are refused with a message, never a 500 ---
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/admin/payment-terms/new", "net_days"),
+        ("/admin/payment-terms/new", "cash_discount_days"),
+        ("/admin/products/new", "stock_on_hand"),
+        ("/admin/suggestions/new", "priority"),
+    ],
+)
+@pytest.mark.parametrize("typed", ["9" * 400, "1e400", "-" + "9" * 30])
+def test_a_huge_whole_number_is_refused_with_a_message(client, login, demo, url, field, typed):
+    admin = login(ADMIN)
+    answer = admin.post(url, data={field: typed, "name": "X", "code": "X", "sku": "X-1"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422, html[-600:]
+    assert "Enter a whole number, such as 10." in html
