@@ -362,7 +362,12 @@ def accept_quotation(
         acting_user,
         customer,
         [
-            OrderLineInput(line.product_id, line.quantity, unit_price=line.unit_price)
+            OrderLineInput(
+                line.product_id,
+                line.quantity,
+                unit_price=line.unit_price,
+                price_reference=quotation.number,
+            )
             for line in quotation.lines
         ],
         today=today,

@@ -86,6 +86,8 @@ def test_accept_places_one_order_at_the_quoted_prices(people):
         (other.id, 2, Decimal("3.10")),
     ]
     assert order.total == Decimal("64.20")
+    # Where each price came from: this quotation, by number.
+    assert {ln.price_label for ln in order.lines} == {f"Quoted price ({quotation.number})"}
     assert order.status == OrderStatus.CONFIRMED
     # Stock covered 5 of 8: the rest stays on backorder, as for any confirmed order.
     assert order.lines[0].backorder_quantity == 3
