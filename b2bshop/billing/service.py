@@ -9,6 +9,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from b2bshop.accounts.models import Customer, PaymentTerms, User
 from b2bshop.billing.models import (
@@ -51,8 +52,14 @@ def visible_invoices(user: User) -> Select:
     return select(Invoice).where(Invoice.customer_id.in_(_visible_customer_ids(user)))
 
 
-def get_visible_invoice(user: User, number: str) -> Invoice | None:
-    return db.session.scalar(visible_invoices(user).where(Invoice.number == number))
+def get_visible_invoice(user: User, number: str, *, with_details: bool = False) -> Invoice | None:
+    """`with_details` loads the payment terms and the lines in the same query (the invoice
+    page shows both; lazy loads would add two queries)."""
+    stmt = visible_invoices(user).where(Invoice.number == number)
+    if not with_details:
+        return db.session.scalar(stmt)
+    stmt = stmt.options(joinedload(Invoice.payment_terms), joinedload(Invoice.lines))
+    return db.session.scalars(stmt).unique().first()
 
 
 @dataclass(frozen=True)

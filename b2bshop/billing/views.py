@@ -114,8 +114,8 @@ def export_invoices():
     )
 
 
-def _visible_or_404(number: str):  # type: ignore[no-untyped-def]
-    invoice = service.get_visible_invoice(current_user, number)
+def _visible_or_404(number: str, *, with_details: bool = False):  # type: ignore[no-untyped-def]
+    invoice = service.get_visible_invoice(current_user, number, with_details=with_details)
     if invoice is None:
         abort(404)
     return invoice
@@ -125,7 +125,7 @@ def _visible_or_404(number: str):  # type: ignore[no-untyped-def]
 @read_only
 @buyer_required("may_view_invoices")
 def show_invoice(number: str):
-    invoice = _visible_or_404(number)
+    invoice = _visible_or_404(number, with_details=True)
     payments = service.settlements(invoice, with_pending=True)
     settlements = [(p, a) for p, a in payments if p.status == PaymentStatus.COMPLETED]
     return render(

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 
 from b2bshop.accounts.access import buyer_required
@@ -55,6 +55,9 @@ def add_invoice():
             return _cart_page(error.status_code, {number: error.message})
         return _refusal(error)
     amount, currency = line.amount, line.invoice.currency
+    # The locale is chosen from the user's setting: resolved before the commit expires the
+    # user, or the answer's render would load the user again (a query and a transaction).
+    get_locale()
     db.session.commit()
     if from_cart:
         response = make_response(_cart_page())
