@@ -1,7 +1,7 @@
 """The intercompany flow in Chromium (issue 20): the sister company's buyer orders in the
-store on account, the store delivers and invoices it (the purchase order and the vendor
-invoice appear in the buying entity), a store admin switches to the buying entity and
-posts a vendor payment journal there, and the store's invoice shows Paid to the buyer."""
+store on account, the store admin delivers and invoices it on the order page (the purchase
+order and the vendor invoice appear in the buying entity), switches to the buying entity
+and posts a vendor payment journal there, and the store's invoice shows Paid to the buyer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from b2bshop import demo as demo_data
 from b2bshop.accounts import service as accounts
 from b2bshop.accounts.models import Customer, Role, User
+from b2bshop.billing.models import Invoice
 from b2bshop.extensions import db
 from b2bshop.sales import service as sales
 from b2bshop.sales.models import SalesOrder
@@ -49,6 +50,27 @@ def deliver_and_invoice(app: Flask, order_number: str) -> tuple[str, Decimal]:
         number, total = invoice.number, invoice.total
         db.session.remove()
     return number, total
+
+
+def deliver_and_invoice_in_browser(
+    app: Flask, admin: Page, order_number: str
+) -> tuple[str, Decimal]:
+    """The store admin ships the whole order and posts its invoice from the order page."""
+    admin.goto(f"/admin/orders/{order_number}")
+    expect(admin.locator("#deliver-1")).to_have_value("3")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Post packing slip", exact=True).click()
+    expect(admin.locator("#flashes")).to_contain_text(re.compile(r"Packing slip \S+ posted\."))
+    with admin.expect_navigation():
+        admin.locator("#invoice-order").click()
+    flash = admin.locator("#flashes .flash-success")
+    expect(flash).to_contain_text(re.compile(r"Invoice INV-\d{6} posted\."))
+    match = re.search(r"INV-\d{6}", flash.inner_text())
+    assert match, flash.inner_text()
+    with app.app_context():
+        total = db.session.scalar(select(Invoice.total).where(Invoice.number == match.group(0)))
+        db.session.remove()
+    return match.group(0), total
 
 
 def order_on_account(page: Page, live_server: str) -> str:
@@ -104,13 +126,13 @@ def test_intercompany_order_to_paid_invoice(
     buyer = new_page()
     sign_in(buyer, SISTER_BUYER)
     order_number = order_on_account(buyer, live_server)
-    invoice_number, total = deliver_and_invoice(app, order_number)
-
-    buyer.goto(f"/invoices/{invoice_number}")
-    expect(buyer.locator("h1 .status")).to_have_text("Unpaid")
 
     admin = new_page()
     sign_in(admin, ADMIN)
+    invoice_number, total = deliver_and_invoice_in_browser(app, admin, order_number)
+    buyer.goto(f"/invoices/{invoice_number}")
+    expect(buyer.locator("h1 .status")).to_have_text("Unpaid")
+
     admin.goto("/admin/journals")
     switch_entity(admin, "NO · b2bshop NO AS")
     admin.goto("/admin/purchase-orders")
