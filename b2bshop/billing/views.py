@@ -55,6 +55,20 @@ def list_invoices():
 
 
 def _render_list(today: date, **context):  # type: ignore[no-untyped-def]
+    context |= list_context(today)
+    flt = context["flt"]
+    return list_response(
+        "billing/invoices.html",
+        "billing/_invoice_list.html",
+        "billing.list_invoices",
+        flt.query_args(),
+        **context,
+    )
+
+
+def list_context(today: date) -> dict:
+    """What the list page and its fragment render from: the filter of the request's URL, one
+    page of invoices and its rows as display strings (tests/perf times rendering it)."""
     form, flt = _filter_form()
     page = listing.list_invoices(
         current_user,
@@ -63,18 +77,8 @@ def _render_list(today: date, **context):  # type: ignore[no-untyped-def]
         before=request.args.get("before"),
         today=today,
     )
-    return list_response(
-        "billing/invoices.html",
-        "billing/_invoice_list.html",
-        "billing.list_invoices",
-        flt.query_args(),
-        form=form,
-        flt=flt,
-        page=page,
-        rows=invoice_rows(page, today),
-        rows_markup=rows_markup,
-        **context,
-    )
+    rows = invoice_rows(page, today)
+    return {"form": form, "flt": flt, "page": page, "rows": rows, "rows_markup": rows_markup}
 
 
 @bp.route("/invoices.csv")
