@@ -6,10 +6,10 @@ same Flask machinery (context processors included), in the same process, alterna
 two call by call. The median of several rounds' ratios is compared with a bound. A slower
 or busier machine slows both sides alike, so the ratio holds where a time would flake.
 
-Measured on the machine of issue 21 (Python 3.11, loaded by other test suites): a ratio of
-about 16 with the rows built in Python and the templates' gettext bound once per render, 45
-to 50 with the rows as a Jinja macro and Flask-Babel's lookups (the change undone). The bound,
-32, is twice the ratio of today: a 2x regression fails it, noise does not.
+Measured on the machine of issue 21 (Python 3.11, SQLite, loaded by other test suites): a
+ratio of 20 to 21 with the rows built in Python and the templates' gettext bound once per
+render; 40 to 46 with that change undone (the row macro, Flask-Babel's lookups), which fails.
+The bound, 32, is about 1.5 times today's ratio: a 2x regression fails it, noise does not.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from b2bshop.payments.models import PaymentMethod
 from b2bshop.payments.service import Allocation, record_payment
 from tests import factories
 
-#: Twice the ratio measured when the guard was written (see the module's docstring).
+#: 1.5 times the ratio measured when the guard was written (see the module's docstring).
 MAX_RATIO = 32
 ROUNDS, CALLS = 9, 12
 FRAGMENT = "billing/_invoice_list.html"
@@ -69,10 +69,10 @@ def _ratio(page: Callable[[], object], trivial: Callable[[], object]) -> float:
     return statistics.median(ratios)
 
 
-def test_first_view_render_stays_within_twice_its_ratio_to_a_trivial_render(app):
+def test_first_view_render_ratio_to_a_trivial_render_stays_bounded(app):
     user_id = _data(app)
     today = date.today()
-    trivial_template = app.jinja_env.from_string("<p>{{ _('Invoices') }} {{ n }}</p>")
+    trivial_template = app.jinja_env.from_string("<p>{{ n }}</p>")
     with app.test_request_context("/invoices?status=open", headers={"HX-Request": "true"}):
         login_user(db.session.get(User, user_id))
         context = list_context(today)
