@@ -546,6 +546,54 @@ def cost_notes(rows: list[dict], hello: float) -> list[str]:
     ]
 
 
+#: Issue 21's targets: the share of hello's throughput each first view must reach.
+TARGETS = {
+    "Invoice list fragment, unpaid, page 1, first view (cache miss)": 0.10,
+    "Full /invoices page, unpaid, page 1 (never cached)": 0.09,
+    "Invoice page /invoices/<number>": 0.12,
+    "Add invoice to cart (POST /cart/invoices)": 0.10,
+}
+#: The cached rows' share of hello in the run before issue 21 (2026-11-30 08:28, load 2.4 to
+#: 8.4): they must stay at or above it.
+CACHED_BEFORE = {
+    "Invoice list fragment, unpaid, page 1": 0.108,
+    "Invoice list fragment, unpaid, deep page": 0.206,
+}
+#: p99 at most this many times the row's p50 (issue 21).
+P99_OVER_P50 = 2.5
+
+
+def targets(rows: list[dict], hello: float) -> list[str]:
+    lines = []
+    for row in rows:
+        share = row["rps"] / hello
+        goal = TARGETS.get(row["label"])
+        before = next((v for k, v in CACHED_BEFORE.items() if row["label"].startswith(k)), None)
+        if "first view" not in row["label"] and before is not None:
+            lines.append(
+                f"- {row['label']} (from the cache), at or above its share before issue 21 "
+                f"({100 * before:.1f} %): " + verdict(share >= before, f"{100 * share:.1f} %") + "."
+            )
+        if goal is None:
+            continue
+        tail = row["p99_us"] / row["p50_us"]
+        lines.append(
+            f"- {row['label']}, at least {100 * goal:.0f} % of hello's throughput: "
+            + verdict(
+                share >= goal,
+                f"{100 * share:.1f} %" + ("" if share >= goal else f", {goal / share:.1f}× short"),
+            )
+            + f"; p99 at most {P99_OVER_P50} × p50: "
+            + verdict(
+                tail <= P99_OVER_P50,
+                f"p50 {row['p50_us'] / 1000:.0f} ms, p99 {row['p99_us'] / 1000:.0f} ms, "
+                f"{tail:.1f}×",
+            )
+            + "."
+        )
+    return lines
+
+
 def write_report(r: dict) -> Path:
     rows, hello = r["rows"], r["hello"]
     lines = [
@@ -609,32 +657,15 @@ def write_report(r: dict) -> Path:
         "(`&_=<thread>-<n>`), so that every request misses the cache and renders from the "
         "database (three queries: the user, the totals, the page): what a buyer waits for the "
         "first time a filter or page is opened, or after an invoice of theirs changed.",
+        "The *full /invoices page* is what a link or a reload gets (no HX-Request): never "
+        "cached, the page frame around the same fragment, four queries (the user, the totals, "
+        "the page, the cart badge's count). The *invoice page* runs four as well (the user, "
+        "the invoice with its payment terms and lines, its payments, the cart count).",
         "",
         "## Targets",
         "",
     ]
-    for row in rows:
-        if row["label"].startswith("Invoice list"):
-            share = row["rps"] / hello
-            lines.append(
-                f"- {row['label']}, at least 20 % of hello's throughput: "
-                + verdict(
-                    share >= 0.2,
-                    f"{100 * share:.1f} %"
-                    + ("" if share >= 0.2 else f", {0.2 / share:.1f}× short of 20 %"),
-                )
-                + "; p99 at most 60 ms: "
-                + verdict(
-                    row["p99_us"] <= 60_000,
-                    f"{row['p99_us'] / 1000:.0f} ms"
-                    + (
-                        ""
-                        if row["p99_us"] <= 60_000
-                        else f", {row['p99_us'] / 60_000:.1f}× the bound"
-                    ),
-                )
-                + "."
-            )
+    lines += targets(rows, hello)
     mem = r["memory"]
     worst = max(abs(m["after"] - m["before"]) / m["before"] for m in mem["workers"])
     lines += [
@@ -711,7 +742,7 @@ def write_report(r: dict) -> Path:
             f"{name} {100 * n / total:.0f} %" for name, n in prof["packages"].most_common(10)
         )
         lines += [
-            "## Profile of the invoice list fragment (unpaid, page 1, from the cache)",
+            "## Profile of the invoice list fragment (unpaid, page 1, first views)",
             "",
             f"py-spy, {r['profile_seconds']} s at 200 Hz on both web workers under the same wrk "
             f"load (a separate run, not measured above): {total:,} samples of a worker inside a "
@@ -840,6 +871,13 @@ def main() -> None:
             workers,
         )
         s.run(
+            "Full /invoices page, unpaid, page 1 (never cached)",
+            base,
+            "get.lua",
+            {**cookie, "BENCH_PATHS": "/invoices?status=unpaid"},
+            workers,
+        )
+        s.run(
             "Invoice page /invoices/<number>",
             base,
             "get.lua",
@@ -857,11 +895,15 @@ def main() -> None:
         hello_last = s.run("hello, again", hello_url, "get.lua", {}, hello_workers)
         hello = (hello_first["rps"] + hello_last["rps"]) / 2
 
-        # The profile: a run of its own with py-spy attached, not measured.
-        print("bench: profiling the list fragment", flush=True)
+        # The profile: a run of its own with py-spy attached, not measured. The first view
+        # (every request rendered from the database) is what issue 21 made cheaper.
+        print("bench: profiling the list fragment's first views", flush=True)
         loaded: list[dict] = []
+        first_views = {**cookie, "BENCH_PATHS": "hxnew:/invoices?status=unpaid"}
         load = threading.Thread(
-            target=lambda: loaded.append(wrk(base, "get.lua", args.profile_seconds + 3, first_page))
+            target=lambda: loaded.append(
+                wrk(base, "get.lua", args.profile_seconds + 3, first_views)
+            )
         )
         load.start()
         time.sleep(1)
