@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from b2bshop.accounts.access import store_admin_required
 from b2bshop.admin.common import admin_entity_id, admin_list, bp, refuse
 from b2bshop.core import unit_of_work
-from b2bshop.core.inputs import parse_id
+from b2bshop.core.inputs import parse_id, parse_int
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.intercompany import service
@@ -108,8 +108,12 @@ def show_journal(number: str):
 @bp.route("/journals/new", methods=["GET", "POST"])
 @store_admin_required
 def new_journal():
-    """One payment line of a vendor: the invoices it pays, amount and date."""
+    """One payment line of a vendor: the invoices it pays, amount and date; a new draft
+    journal, or another line of the draft named by `journal`."""
     entity_id = admin_entity_id()
+    target = _journal_or_404(request.values["journal"]) if request.values.get("journal") else None
+    if target is not None and (target.kind != JournalKind.VENDOR.value or target.status != "draft"):
+        abort(404)
     vendors = list(
         db.session.scalars(
             select(Vendor)
@@ -124,6 +128,8 @@ def new_journal():
         else []
     )
     errors: list[tuple[str | None, str]] = []
+    #: A field error or refusal is 422; a journal that moved meanwhile is the service's 409.
+    refused_status = 422
     values = {
         "amount": (request.form.get("amount") or "").strip()[:30],
         "paid_on": (request.form.get("paid_on") or date.today().isoformat())[:10],
@@ -151,19 +157,33 @@ def new_journal():
                 paid_on=paid_on,  # type: ignore[arg-type]
                 vendor_invoice_ids=sorted(i for i in values["invoices"] if i is not None),
             )
-            try:
-                journal = unit_of_work.run(
-                    lambda: service.create_vendor_journal(
+            if target is not None:
+                target_id, seen = target.id, parse_int(request.form.get("lines_seen"))
+
+                def work():  # type: ignore[no-untyped-def]
+                    return service.add_vendor_line(
+                        current_user, entity_id, target_id, line, lines_seen=seen
+                    )
+
+                done = _("A payment line is added to journal %(number)s.")
+            else:
+
+                def work():  # type: ignore[no-untyped-def]
+                    return service.create_vendor_journal(
                         current_user, entity_id, [line], idempotency_key=values["key"][:64]
                     )
-                )
+
+                done = _("Journal %(number)s saved as a draft.")
+            try:
+                journal = unit_of_work.run(work)
             except DomainError as error:
                 db.session.rollback()
                 errors.append((None, str(error.message)))
+                refused_status = error.status_code
             else:
-                flash(_("Journal %(number)s saved as a draft.", number=journal.number), "success")
+                flash(done % {"number": journal.number}, "success")
                 return redirect(url_for(".show_journal", number=journal.number))
-    status = 422 if errors else 200
+    status = refused_status if errors else 200
     return render_template(
         "intercompany/journal_new.html",
         vendors=vendors,
@@ -172,6 +192,7 @@ def new_journal():
         values=values,
         error_items=errors,
         errors=dict(errors),
+        target=target,
     ), status
 
 

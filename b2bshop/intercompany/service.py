@@ -319,6 +319,59 @@ def _spread(amount: Decimal, items: Iterable[tuple[int, Decimal]]) -> list[tuple
     return spread
 
 
+def _vendor_line(
+    entity_id: int, line_no: int, data: VendorLineInput, planned: dict[int, Decimal]
+) -> tuple[PaymentJournalLine, int | None]:
+    """One payment line and the selling entity it pays (None: not intercompany). `planned`
+    is what the journal's other lines already settle of each vendor transaction: two lines
+    never pay the same open amount twice."""
+    vendor = db.session.get(Vendor, data.vendor_id)
+    if vendor is None or vendor.legal_entity_id != entity_id:
+        raise IntercompanyInvalid(_l("Choose a vendor of this legal entity."))
+    relation = relation_for_vendor(vendor.id)
+    wanted = set(data.vendor_invoice_ids)
+    chosen = [
+        t for t in open_vendor_transactions(entity_id, vendor.id) if t.vendor_invoice_id in wanted
+    ]
+    if not wanted or len(chosen) != len(wanted):
+        raise IntercompanyInvalid(_l("Choose open invoices of this vendor."))
+    currencies = {t.currency for t in chosen}
+    if len(currencies) != 1:
+        raise IntercompanyInvalid(_l("The invoices of one line share one currency."))
+    currency = currencies.pop()
+    if data.amount <= 0 or data.amount != quantize(data.amount, currency):
+        raise IntercompanyInvalid(_l("Enter an amount greater than zero, in whole cents."))
+    if data.paid_on > date.today():
+        raise IntercompanyInvalid(_l("The payment date cannot be after today."))
+    line = PaymentJournalLine(
+        line_no=line_no,
+        vendor_id=vendor.id,
+        currency=currency,
+        amount=data.amount,
+        paid_on=data.paid_on,
+    )
+    open_now = [(t.id, t.open_amount - planned.get(t.id, ZERO)) for t in chosen]
+    for transaction_id, amount in _spread(data.amount, open_now):
+        planned[transaction_id] = planned.get(transaction_id, ZERO) + amount
+        line.settlements.append(
+            PaymentJournalSettlement(vendor_transaction_id=transaction_id, amount=amount)
+        )
+    return line, relation.customer.legal_entity_id if relation is not None else None
+
+
+def _one_sister(selling: set[int | None]) -> None:
+    if len(selling - {None}) > 1:
+        # One customer journal answers one vendor journal.
+        raise IntercompanyInvalid(
+            _l("Pay one sister company per journal: make a journal for each.")
+        )
+
+
+def _selling_entity(vendor_id: int | None) -> int | None:
+    relation = relation_for_vendor(vendor_id) if vendor_id is not None else None
+    return relation.customer.legal_entity_id if relation is not None else None
+
+
 def create_vendor_journal(
     acting_user: User,
     entity_id: int,
@@ -343,51 +396,56 @@ def create_vendor_journal(
         created_by_id=acting_user.id,
         idempotency_key=idempotency_key,
     )
-    selling: set[int] = set()
+    selling: set[int | None] = set()
+    planned: dict[int, Decimal] = {}
     for line_no, data in enumerate(lines, start=1):
-        vendor = db.session.get(Vendor, data.vendor_id)
-        if vendor is None or vendor.legal_entity_id != entity_id:
-            raise IntercompanyInvalid(_l("Choose a vendor of this legal entity."))
-        relation = relation_for_vendor(vendor.id)
-        if relation is not None:
-            selling.add(relation.customer.legal_entity_id)
-        chosen = [
-            t
-            for t in open_vendor_transactions(entity_id, vendor.id)
-            if t.vendor_invoice_id in set(data.vendor_invoice_ids)
-        ]
-        if not data.vendor_invoice_ids or len(chosen) != len(set(data.vendor_invoice_ids)):
-            raise IntercompanyInvalid(_l("Choose open invoices of this vendor."))
-        currencies = {t.currency for t in chosen}
-        if len(currencies) != 1:
-            raise IntercompanyInvalid(_l("The invoices of one line share one currency."))
-        currency = currencies.pop()
-        if data.amount <= 0 or data.amount != quantize(data.amount, currency):
-            raise IntercompanyInvalid(_l("Enter an amount greater than zero, in whole cents."))
-        if data.paid_on > date.today():
-            raise IntercompanyInvalid(_l("The payment date cannot be after today."))
-        line = PaymentJournalLine(
-            line_no=line_no,
-            vendor_id=vendor.id,
-            currency=currency,
-            amount=data.amount,
-            paid_on=data.paid_on,
-        )
-        for transaction_id, amount in _spread(data.amount, [(t.id, t.open_amount) for t in chosen]):
-            line.settlements.append(
-                PaymentJournalSettlement(vendor_transaction_id=transaction_id, amount=amount)
-            )
+        line, sister = _vendor_line(entity_id, line_no, data, planned)
+        selling.add(sister)
         journal.lines.append(line)
-    if len(selling) > 1:
-        # One customer journal answers one vendor journal.
-        raise IntercompanyInvalid(
-            _l("Pay one sister company per journal: make a journal for each.")
-        )
+    _one_sister(selling)
     journal.number = next_number("vendor_journal", entity_id)
     db.session.add(journal)
     audit.record(
         acting_user,
         "journal.create",
+        "payment_journal",
+        journal.number,
+        after={"total": str(journal.total)},
+    )
+    db.session.flush()
+    return journal
+
+
+def add_vendor_line(
+    acting_user: User,
+    entity_id: int,
+    journal_id: int,
+    data: VendorLineInput,
+    *,
+    lines_seen: int | None = None,
+) -> PaymentJournal:
+    """Another payment line on a draft vendor journal (locked, its status re-read).
+    `lines_seen`: how many lines the form showed; a resubmitted form finds one more and is
+    refused instead of adding the line twice."""
+    journal = _lock_journal(journal_id, entity_id, JournalKind.VENDOR)
+    _expect(journal, JournalStatus.DRAFT)
+    if lines_seen is not None and lines_seen != len(journal.lines):
+        raise JournalConflict(
+            _l(
+                "Journal %(number)s was changed meanwhile: reload it before adding a line.",
+                number=journal.number,
+            )
+        )
+    planned: dict[int, Decimal] = {}
+    for settlement in (s for line in journal.lines for s in line.settlements):
+        key = settlement.vendor_transaction_id
+        planned[key] = planned.get(key, ZERO) + settlement.amount  # type: ignore[index]
+    line, sister = _vendor_line(entity_id, len(journal.lines) + 1, data, planned)
+    _one_sister({sister, *(_selling_entity(x.vendor_id) for x in journal.lines)})
+    journal.lines.append(line)
+    audit.record(
+        acting_user,
+        "journal.add_line",
         "payment_journal",
         journal.number,
         after={"total": str(journal.total)},

@@ -332,3 +332,33 @@ def test_an_invoice_account_stays_in_its_customers_entity(app_ctx):
     with pytest.raises(accounts.InvoiceAccountInvalid) as raised:
         accounts.set_invoice_account(factories.customer(), other)
     assert "legal entity" in str(raised.value.message)
+
+
+def test_a_draft_takes_more_lines_but_never_pays_an_invoice_twice(app_ctx, admin):
+    relation = factories.intercompany(auto_post=True)
+    first, second = _invoices(relation, "60.00", "40.00")
+    buying = relation.vendor.legal_entity_id
+    ids = _vendor_invoice_ids([first, second])
+    journal = service.create_vendor_journal(
+        admin, buying, [service.VendorLineInput(relation.vendor_id, Decimal("50.00"), TODAY, ids)]
+    )
+    # 50 of the 100 open is planned already: 60 more is more than is left.
+    with pytest.raises(service.IntercompanyInvalid):
+        service.add_vendor_line(
+            admin,
+            buying,
+            journal.id,
+            service.VendorLineInput(relation.vendor_id, Decimal("60.00"), TODAY, ids),
+        )
+    line = service.VendorLineInput(relation.vendor_id, Decimal("50.00"), TODAY, ids)
+    service.add_vendor_line(admin, buying, journal.id, line, lines_seen=1)
+    with pytest.raises(service.JournalConflict):  # the same form again
+        service.add_vendor_line(admin, buying, journal.id, line, lines_seen=1)
+    assert [line.line_no for line in journal.lines] == [1, 2]
+    service.post_vendor_journal(admin, buying, journal.id)
+    customer_journal = journal.customer_journal
+    assert customer_journal.status == "posted" and customer_journal.total == Decimal("100.00")
+    assert first.status == second.status == InvoiceStatus.PAID
+    assert service.balances(relation).agree
+    with pytest.raises(service.JournalConflict):  # posted: no more lines
+        service.add_vendor_line(admin, buying, journal.id, line)

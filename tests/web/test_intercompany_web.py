@@ -494,3 +494,34 @@ def test_matrix_another_entitys_documents_are_404_for_a_buyer(make_app, group, n
     for url in documents:
         assert no_store.get(url).status_code == 200, f"own: {url}"
         assert nl_store.get(url).status_code == 404, f"other entity: {url}"
+
+
+def test_a_second_payment_line_is_added_to_a_draft_once(client, login, group, app):
+    _admin(client, login)
+    _switch(client, group["no"])
+    made = _new_journal(client, group, "100.00", group["vendor_invoices"][:1])
+    number = made.headers["Location"].rsplit("/", 1)[1]
+    assert f"/admin/journals/new?journal={number}" in client.get(
+        f"/admin/journals/{number}"
+    ).get_data(as_text=True)
+    url = f"/admin/journals/new?journal={number}&vendor_id={group['vendor']}"
+    form = client.get(url).get_data(as_text=True)
+    assert 'name="lines_seen" value="1"' in form
+    data = {
+        "csrf_token": csrf_token_from(form),
+        "journal": number,
+        "lines_seen": "1",
+        "vendor_id": str(group["vendor"]),
+        "invoice_id": [str(group["vendor_invoices"][1])],
+        "amount": "50.00",
+        "paid_on": TODAY.isoformat(),
+        "save": "1",
+    }
+    assert client.post(url, data=data).status_code == 302
+    again = client.post(url, data=data)
+    assert again.status_code == 409 and "changed meanwhile" in again.get_data(as_text=True)
+    with app.app_context():
+        journal = db.session.scalar(select(PaymentJournal).where(PaymentJournal.number == number))
+        assert [line.amount for line in journal.lines] == [Decimal("100.00"), Decimal("50.00")]
+    client.post(f"/admin/journals/{number}/post")
+    assert client.get(f"/admin/journals/new?journal={number}").status_code == 404
