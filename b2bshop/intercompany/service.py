@@ -645,13 +645,15 @@ def adjust_customer_journal(acting_user: User, entity_id: int, journal_id: int) 
 
 def reverse_vendor_journal(acting_user: User, entity_id: int, journal_id: int) -> PaymentJournal:
     """posted -> reversed: the vendor transactions are open again. The customer side is not
-    touched here: the page proposes reversing it too (reverse_customer_journal)."""
+    touched here: the page proposes reversing it too (reverse_customer_journal). A draft is
+    withdrawn the same way: it settled nothing."""
     journal = _lock_journal(journal_id, entity_id, JournalKind.VENDOR)
-    _expect(journal, JournalStatus.POSTED)
-    settlements = [s for line in journal.lines for s in line.settlements]
-    transactions = lock_rows(VendorTransaction, [s.vendor_transaction_id for s in settlements])
-    for settlement in settlements:
-        transactions[settlement.vendor_transaction_id].settled_amount -= settlement.amount
+    if journal.status != JournalStatus.DRAFT.value:
+        _expect(journal, JournalStatus.POSTED)
+        settlements = [s for line in journal.lines for s in line.settlements]
+        transactions = lock_rows(VendorTransaction, [s.vendor_transaction_id for s in settlements])
+        for settlement in settlements:
+            transactions[settlement.vendor_transaction_id].settled_amount -= settlement.amount
     journal.status = JournalStatus.REVERSED.value
     journal.reversed_at = _now()
     audit.record(acting_user, "journal.reverse", "payment_journal", journal.number, after={})

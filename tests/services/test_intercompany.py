@@ -362,3 +362,23 @@ def test_a_draft_takes_more_lines_but_never_pays_an_invoice_twice(app_ctx, admin
     assert service.balances(relation).agree
     with pytest.raises(service.JournalConflict):  # posted: no more lines
         service.add_vendor_line(admin, buying, journal.id, line)
+
+
+def test_a_draft_vendor_journal_is_withdrawn_without_effect(app_ctx, admin):
+    relation = factories.intercompany()
+    [invoice] = _invoices(relation, "30.00")
+    buying = relation.vendor.legal_entity_id
+    journal = service.create_vendor_journal(
+        admin,
+        buying,
+        [
+            service.VendorLineInput(
+                relation.vendor_id, Decimal("30.00"), TODAY, _vendor_invoice_ids([invoice])
+            )
+        ],
+    )
+    service.reverse_vendor_journal(admin, buying, journal.id)
+    assert journal.status == "reversed" and journal.customer_journal is None
+    assert service.balances(relation).vendor_open == Decimal("30.00")
+    with pytest.raises(service.JournalConflict):
+        service.post_vendor_journal(admin, buying, journal.id)
