@@ -54,11 +54,16 @@ def visible_invoices(user: User) -> Select:
 
 def get_visible_invoice(user: User, number: str, *, with_details: bool = False) -> Invoice | None:
     """`with_details` loads the payment terms and the lines in the same query (the invoice
-    page shows both; lazy loads would add two queries)."""
+    page shows both; lazy loads would add two or three queries)."""
     stmt = visible_invoices(user).where(Invoice.number == number)
     if not with_details:
         return db.session.scalar(stmt)
-    stmt = stmt.options(joinedload(Invoice.payment_terms), joinedload(Invoice.lines))
+    # Invoice.terms falls back to the customer's terms when the invoice names none.
+    stmt = stmt.options(
+        joinedload(Invoice.payment_terms),
+        joinedload(Invoice.customer).joinedload(Customer.payment_terms),
+        joinedload(Invoice.lines),
+    )
     return db.session.scalars(stmt).unique().first()
 
 

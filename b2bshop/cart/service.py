@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
@@ -116,13 +117,16 @@ def set_requested_ship_date(user: User, text: str | None, today: date | None = N
 
 
 def line_count(user: User) -> int:
+    return db.session.scalar(_line_count_statement(), {"user_id": user.id}) or 0
+
+
+@cache
+def _line_count_statement() -> Select:
+    # Built once: every full page's frame (the cart badge) runs it.
     return (
-        db.session.scalar(
-            select(func.count(CartLine.id))
-            .join(Cart, Cart.id == CartLine.cart_id)
-            .where(Cart.user_id == user.id)
-        )
-        or 0
+        select(func.count(CartLine.id))
+        .join(Cart, Cart.id == CartLine.cart_id)
+        .where(Cart.user_id == bindparam("user_id"))
     )
 
 
