@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField, IntegerField
 
-from b2bshop.core.inputs import INT32_MAX, parse_int
+from b2bshop.core.inputs import parse_int
 from b2bshop.money import parse_amount, parse_decimal
 
 
@@ -49,6 +49,10 @@ class RateField(DecimalField):
             raise ValueError(_l("Enter a percentage such as 21 or 2.5, with at most two decimals."))
 
 
+#: What a WholeNumberField reads at most (either sign): 15 digits, exact as a float.
+WHOLE_NUMBER_LIMIT = 10**15 - 1
+
+
 class WholeNumberField(IntegerField):
     """A whole number for an Integer column: ASCII digits within the column's range, read
     by core/inputs.parse_int (int() takes a number of any size, and NumberRange then
@@ -58,6 +62,8 @@ class WholeNumberField(IntegerField):
         if not valuelist or valuelist[0] in ("", None):
             self.data = None
             return
-        self.data = parse_int(valuelist[0], minimum=-INT32_MAX, maximum=INT32_MAX)
+        # Wider than the column, so a range validator names the range for a number just
+        # past it; narrow enough that no comparison overflows.
+        self.data = parse_int(valuelist[0], minimum=-WHOLE_NUMBER_LIMIT, maximum=WHOLE_NUMBER_LIMIT)
         if self.data is None:
             raise ValueError(_l("Enter a whole number, such as 10."))

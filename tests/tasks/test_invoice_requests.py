@@ -302,8 +302,8 @@ def test_embedded_mode_completes_a_request_by_itself(make_app, demo, app, tmp_pa
 
 @pytest.mark.redis
 def test_cron_command_queues_the_sync_on_redis(make_app, database_url):
-    """`flask --app wsgi cron` queues the request sync and the payment reconcile right away,
-    then every interval."""
+    """`flask --app wsgi cron` queues every periodic job right away (the request sync, the
+    payment reconcile, the quotation sweep, the campaign sync), then every interval."""
     conn = redis.Redis.from_url(REDIS_URL)
     conn.flushdb()
     env = {
@@ -325,10 +325,12 @@ def test_cron_command_queues_the_sync_on_redis(make_app, database_url):
         with app.app_context():
             queue = jobs.get_queue()
             deadline = time.monotonic() + 20
-            while queue.count < 2 and time.monotonic() < deadline:
+            while queue.count < 4 and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert sorted(job.func_name for job in queue.get_jobs()) == [
+                "tasks.campaigns.sync_campaigns",
                 "tasks.payments.reconcile_payments",
+                "tasks.quotations.sweep_quotations",
                 "tasks.requests.sync_requests",
             ]
     finally:
