@@ -25,6 +25,7 @@ from b2bshop.admin.common import (
     refuse,
 )
 from b2bshop.core import unit_of_work
+from b2bshop.entities.scoping import scope_to_entity
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.relationships import service
@@ -175,7 +176,10 @@ def _convert_form(party: Party) -> ConvertForm:
     ]
     form.invoice_account_id.choices = [SelectChoice(0, _("None"))] + [
         SelectChoice(c.id, f"{c.name} ({c.number})")
-        for c in db.session.scalars(select(Customer).order_by(Customer.name).limit(500))
+        for c in db.session.scalars(
+            # The admin's entity only: an invoice account of another entity is refused.
+            scope_to_entity(select(Customer).order_by(Customer.name), admin_entity_id()).limit(500)
+        )
     ]
     form.contact_id.choices = [SelectChoice(c.id, f"{c.name} <{c.email}>") for c in party.contacts]
     return form

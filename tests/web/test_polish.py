@@ -350,3 +350,30 @@ def test_a_huge_whole_number_is_refused_with_a_message(client, login, demo, url,
     html = answer.get_data(as_text=True)
     assert answer.status_code == 422, html[-600:]
     assert "Enter a whole number, such as 10." in html
+
+
+# --- A prospect's conversion offers invoice accounts of the admin's entity only ---
+
+
+def test_the_convert_form_offers_invoice_accounts_of_the_admins_entity_only(client, login, app):
+    from b2bshop.accounts.models import Role
+    from b2bshop.relationships.models import Party, PartyKind
+    from tests import factories
+
+    with app.app_context():
+        no = factories.second_entity()
+        factories.customer("Dutch Buyer BV")
+        factories.customer_of(no, "Norsk Kjøper AS")
+        factories.user("admin@group.example", role=Role.STORE_ADMIN, password="pw")
+        party = Party(name="Prospect BV", kind=PartyKind.PROSPECT, country_code="NL")
+        db.session.add(party)
+        db.session.commit()
+        party_id, no_id = party.id, no.id
+    admin = login("admin@group.example", "pw", client)
+    form = admin.get(f"/admin/relationships/{party_id}/convert").get_data(as_text=True)
+    accounts = form.split('name="invoice_account_id"')[1].split("</select>")[0]
+    assert "Dutch Buyer BV" in accounts and "Norsk" not in accounts
+    admin.post("/admin/entity", data={"entity_id": str(no_id)})
+    form = admin.get(f"/admin/relationships/{party_id}/convert").get_data(as_text=True)
+    accounts = form.split('name="invoice_account_id"')[1].split("</select>")[0]
+    assert "Norsk Kjøper AS" in accounts and "Dutch" not in accounts
