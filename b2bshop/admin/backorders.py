@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from b2bshop.accounts.access import store_admin_required
-from b2bshop.admin.common import bp, refuse
+from b2bshop.admin.common import admin_entity_id, bp, get_or_404, refuse
+from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
 from b2bshop.core.inputs import parse_id, parse_int
 from b2bshop.errors import DomainError
@@ -22,7 +23,7 @@ MAX_PRIORITY = 9999
 
 
 def _render(by: str, status: int = 200, errors: dict | None = None):  # type: ignore[no-untyped-def]
-    data = service.backorders()
+    data = service.backorders(admin_entity_id())
     groups: dict = defaultdict(lambda: {"order_lines": [], "purchase_lines": []})
     keys: dict = {}
     if by == "item":
@@ -75,6 +76,7 @@ def allocate_backorders():
     product_id = parse_id(request.form.get("product_id"))
     if product_id is None:
         abort(404)
+    get_or_404(Product, product_id)  # another entity's product is not found
     allocations: dict[int, int] = {}
     priorities: dict[int, int | None] = {}
     errors: dict[str, str] = {}

@@ -495,9 +495,11 @@ class Backorders:
 BACKORDER_LIMIT = 1000
 
 
-def backorders() -> Backorders:
+def backorders(entity_id: int | None = None) -> Backorders:
     """Not yet delivered sales order lines of confirmed orders and not yet received purchase
-    order lines, with what they need to be shown: a constant number of queries."""
+    order lines, with what they need to be shown: a constant number of queries. With
+    `entity_id`, one legal entity's only (its products: each entity has its own catalog)."""
+    of_entity = [Product.legal_entity_id == entity_id] if entity_id is not None else []
     order_lines = list(
         db.session.scalars(
             select(SalesOrderLine)
@@ -507,6 +509,7 @@ def backorders() -> Backorders:
                 SalesOrder.status == OrderStatus.CONFIRMED,
                 SalesOrder.order_type != OrderType.RETURNED_ORDER,
                 SalesOrderLine.delivered_quantity < SalesOrderLine.quantity,
+                *of_entity,
             )
             .options(
                 contains_eager(SalesOrderLine.order).joinedload(SalesOrder.customer),
@@ -531,6 +534,7 @@ def backorders() -> Backorders:
             .where(
                 PurchaseOrder.status == PurchaseOrderStatus.OPEN,
                 PurchaseOrderLine.received_quantity < PurchaseOrderLine.quantity,
+                *of_entity,
             )
             .options(
                 contains_eager(PurchaseOrderLine.purchase_order).joinedload(PurchaseOrder.vendor),

@@ -377,3 +377,34 @@ def test_the_convert_form_offers_invoice_accounts_of_the_admins_entity_only(clie
     form = admin.get(f"/admin/relationships/{party_id}/convert").get_data(as_text=True)
     accounts = form.split('name="invoice_account_id"')[1].split("</select>")[0]
     assert "Norsk Kjøper AS" in accounts and "Dutch" not in accounts
+
+
+# --- Backorders: the admin's legal entity only ---
+
+
+def test_backorders_show_and_allocate_the_admins_entity_only(client, login, app):
+    from b2bshop.accounts.models import Role
+    from b2bshop.sales.service import OrderLineInput, place_order
+    from tests import factories
+
+    with app.app_context():
+        no = factories.second_entity()
+        admin_user = factories.user("admin@group.example", role=Role.STORE_ADMIN, password="pw")
+        nl_product = factories.product("NL-WAIT")
+        no_product = factories.product_of(no, "NO-WAIT")
+        for product, customer in (
+            (nl_product, factories.customer("Dutch Buyer BV")),
+            (no_product, factories.customer_of(no, "Norsk Kjøper AS")),
+        ):
+            product.stock_on_hand = 0
+            place_order(admin_user, customer, [OrderLineInput(product.id, 3)], confirm=True)
+        db.session.commit()
+        no_id, no_product_id = no.id, no_product.id
+    admin = login("admin@group.example", "pw", client)
+    page = admin.get("/admin/backorders?by=item").get_data(as_text=True)
+    assert "NL-WAIT" in page and "NO-WAIT" not in page
+    refused = admin.post("/admin/backorders/allocate", data={"product_id": str(no_product_id)})
+    assert refused.status_code == 404
+    admin.post("/admin/entity", data={"entity_id": str(no_id)})
+    page = admin.get("/admin/backorders?by=customer").get_data(as_text=True)
+    assert "NO-WAIT" in page and "NL-WAIT" not in page
