@@ -1,14 +1,16 @@
-"""Invoices as buyers see them. Every buyer lookup goes through visible_invoices()."""
+"""Invoices as buyers see them. Every buyer lookup is scoped by visible_invoices() or by the
+same accounts, loaded with the user (visible_accounts()): anything else is not found."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy import Select, bindparam, case, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from b2bshop.accounts.models import Customer, PaymentTerms, User
@@ -54,17 +56,32 @@ def visible_invoices(user: User) -> Select:
 
 def get_visible_invoice(user: User, number: str, *, with_details: bool = False) -> Invoice | None:
     """`with_details` loads the payment terms and the lines in the same query (the invoice
-    page shows both; lazy loads would add two or three queries)."""
-    stmt = visible_invoices(user).where(Invoice.number == number)
+    page shows both; lazy loads would add two or three queries), from a statement built
+    once, scoped to the accounts loaded with the user (the same two as visible_invoices)."""
     if not with_details:
-        return db.session.scalar(stmt)
+        return db.session.scalar(visible_invoices(user).where(Invoice.number == number))
+    accounts = [account.id for account in visible_accounts(user)]
+    if not accounts:
+        return None
+    params = {"number": number, "accounts": accounts}
+    return db.session.scalars(_invoice_with_details(), params).unique().first()
+
+
+@cache
+def _invoice_with_details() -> Select:
     # Invoice.terms falls back to the customer's terms when the invoice names none.
-    stmt = stmt.options(
-        joinedload(Invoice.payment_terms),
-        joinedload(Invoice.customer).joinedload(Customer.payment_terms),
-        joinedload(Invoice.lines),
+    return (
+        select(Invoice)
+        .where(
+            Invoice.customer_id.in_(bindparam("accounts", expanding=True)),
+            Invoice.number == bindparam("number"),
+        )
+        .options(
+            joinedload(Invoice.payment_terms),
+            joinedload(Invoice.customer).joinedload(Customer.payment_terms),
+            joinedload(Invoice.lines),
+        )
     )
-    return db.session.scalars(stmt).unique().first()
 
 
 @dataclass(frozen=True)

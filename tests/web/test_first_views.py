@@ -99,3 +99,25 @@ def test_rows_escape_names_and_carry_each_invoices_links_and_pay_form(app, clien
         ):
             assert url in row, (number, url)
         assert row.count(f'<span class="visually-hidden"> {number}</span>') == 5
+
+
+def test_the_invoice_page_shows_own_and_invoice_account_invoices_only(app, client, login):
+    """The invoice page's lookup (one statement, built once) is scoped to the user's account
+    and its invoice account: a sibling customer's or a stranger's invoice is a 404."""
+    with app.app_context():
+        group = factories.customer("Group")
+        own = factories.customer("Own", invoice_account=group)
+        sibling = factories.customer("Sibling", invoice_account=group)
+        stranger = factories.customer("Stranger")
+        factories.user("fv@example.com", customer=own, password="pw")
+        numbers = {
+            c.name: factories.invoice(c, "10.00").number for c in (group, own, sibling, stranger)
+        }
+        db.session.commit()
+    login("fv@example.com", "pw")
+    for name, status in (("Own", 200), ("Group", 200), ("Sibling", 404), ("Stranger", 404)):
+        response = client.get(f"/invoices/{numbers[name]}")
+        assert response.status_code == status, name
+        if status == 200:
+            assert numbers[name] in response.get_data(as_text=True)
+    assert client.get("/invoices/INV-9999999").status_code == 404
