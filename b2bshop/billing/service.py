@@ -240,26 +240,31 @@ def post_invoice(
 def settlements(invoice: Invoice, *, with_pending: bool = False) -> list[tuple[Any, Any]]:
     """The payments applied to an invoice so far, oldest first: (payment, allocation).
     `with_pending` adds the pending ones (in the same query), for the invoice page."""
+    stmt = _settlements_statement(invoice.credit_note, with_pending)
+    return [tuple(row) for row in db.session.execute(stmt, {"invoice_id": invoice.id})]
+
+
+@cache
+def _settlements_statement(credit_note: bool, with_pending: bool) -> Select:
+    # Built once per kind: the invoice page and the PDF run it on every view.
     from b2bshop.payments.models import Payment, PaymentAllocation, PaymentStatus
 
     statuses = [PaymentStatus.COMPLETED]
     if with_pending:
         statuses.append(PaymentStatus.PENDING)
     # A credit note's are the settlements its credit made (on the invoices it went to).
+    invoice_id = bindparam("invoice_id")
     applies_to = (
-        Payment.credit_note_id == invoice.id
-        if invoice.credit_note
-        else PaymentAllocation.invoice_id == invoice.id
+        Payment.credit_note_id == invoice_id
+        if credit_note
+        else PaymentAllocation.invoice_id == invoice_id
     )
-    return [
-        (payment, allocation)
-        for payment, allocation in db.session.execute(
-            select(Payment, PaymentAllocation)
-            .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-            .where(applies_to, Payment.status.in_(statuses))
-            .order_by(Payment.created_at, Payment.id)
-        )
-    ]
+    return (
+        select(Payment, PaymentAllocation)
+        .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+        .where(applies_to, Payment.status.in_(statuses))
+        .order_by(Payment.created_at, Payment.id)
+    )
 
 
 #: Aging buckets of the statement of account: (key, first day overdue, last day overdue).
