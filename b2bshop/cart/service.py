@@ -54,9 +54,10 @@ def get_cart(user: User, *, lock: bool = False) -> Cart | None:
     stmt = (
         select(Cart)
         .where(Cart.user_id == user.id)
+        # The lines with their invoice or product in one query (not one more for each).
         .options(
-            selectinload(Cart.lines).selectinload(CartLine.invoice),
-            selectinload(Cart.lines).selectinload(CartLine.product),
+            selectinload(Cart.lines).joinedload(CartLine.invoice),
+            selectinload(Cart.lines).joinedload(CartLine.product),
         )
     )
     if lock:
