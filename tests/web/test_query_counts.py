@@ -151,3 +151,52 @@ def test_admin_list_query_counts_are_constant(app, client, login):
     # The session user, the count, the page with its related rows joined in: never per row.
     assert small == large
     assert max(large.values()) <= 5, large
+
+
+def _statements(app, call) -> list[str]:  # type: ignore[no-untyped-def]
+    with count_queries(app) as statements:
+        call()
+    # SQLite's BEGIN is sent as a statement; PostgreSQL's is implicit.
+    return [s for s in statements if not s.startswith("BEGIN")]
+
+
+def test_invoice_page_and_add_to_cart_query_counts_are_constant(app, client, login):
+    """Issue 21: the invoice page reads the user, the invoice with its terms and lines, its
+    payments and the cart badge's count (4), whatever its payments; adding an
+    invoice to the cart 5 statements, whatever the cart holds."""
+    from decimal import Decimal
+
+    from b2bshop.payments.models import PaymentMethod
+    from b2bshop.payments.service import Allocation, record_payment
+
+    _make_data(app, 12, 0)
+    with app.app_context():
+        from b2bshop.accounts.models import Customer
+        from b2bshop.billing.models import Invoice
+
+        own = db.session.query(Customer).filter_by(name="Own").one()
+        invoices = db.session.query(Invoice).order_by(Invoice.id).all()
+        small, large = invoices[0].number, invoices[1].number
+        for _ in range(3):
+            record_payment(
+                None, own, [Allocation(invoices[1].id, Decimal(1))], PaymentMethod.MANUAL
+            )
+        numbers = [i.number for i in invoices]
+        db.session.commit()
+    login("counter@example.com", "pw")
+    counts = {
+        number: len(_statements(app, lambda n=number: client.get(f"/invoices/{n}")))
+        for number in (small, large)
+    }
+    assert counts[small] == counts[large] == 4, counts
+
+    def add(number: str) -> None:
+        response = client.post("/cart/invoices", data={"invoice": number}, headers=FRAGMENT)
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+
+    add(numbers[2])  # the cart exists from here on
+    first = _statements(app, lambda: add(numbers[3]))
+    for number in numbers[4:10]:
+        add(number)
+    later = _statements(app, lambda: add(numbers[10]))
+    assert len(first) == len(later) == 5, (first, later)
