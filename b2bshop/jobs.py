@@ -335,8 +335,12 @@ def run_worker(app: Flask, burst: bool = False, with_scheduler: bool = True) -> 
     backoff = Backoff(app.config["SCHEDULER_MAX_BACKOFF"])
     stop = threading.Event()
     while True:
-        worker = make_worker(app, maintenance_interval=app.config["WORKER_MAINTENANCE_INTERVAL"])
         try:
+            # Inside the try: a new worker registers with Redis at once (CLIENT SETNAME), so
+            # one started again while Redis is still down must wait like the rest.
+            worker = make_worker(
+                app, maintenance_interval=app.config["WORKER_MAINTENANCE_INTERVAL"]
+            )
             worker.work(burst=burst, with_scheduler=with_scheduler)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if burst:
