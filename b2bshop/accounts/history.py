@@ -6,13 +6,9 @@ Scoped in the query: a user sees their own customer's orders and payments only.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable
-from datetime import date
-from typing import Any
+from collections.abc import Iterable
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Blueprint, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, false, select
@@ -24,7 +20,7 @@ from wtforms.validators import Length, Optional
 from b2bshop.accounts.access import buyer_required
 from b2bshop.accounts.models import User
 from b2bshop.billing.models import Invoice
-from b2bshop.core.csv_safe import text_cell
+from b2bshop.core.csv_safe import streamed_csv, text_cell
 from b2bshop.core.listing import ListFilterForm, keyset_page, list_response, parse_filter
 from b2bshop.core.read_only import read_only
 from b2bshop.extensions import db
@@ -164,26 +160,6 @@ def order_invoices(orders: Iterable[SalesOrder]) -> dict[int, list[Invoice]]:
 # -- views -------------------------------------------------------------------------------
 
 
-def _csv(name: str, header: list[str], rows: Iterable[Any], row: Callable[[Any], list]) -> Response:
-    def generate():  # type: ignore[no-untyped-def]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        for count, item in enumerate(rows, start=1):
-            writer.writerow(row(item))
-            if count % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{date.today()}.csv"'},
-    )
-
-
 @bp.route("/orders")
 @read_only
 @buyer_required()
@@ -242,7 +218,7 @@ def export_orders():
                 yield order, invoices[order.id]
             after = batch[-1].id
 
-    return _csv(
+    return streamed_csv(
         "orders",
         ORDER_CSV_HEADER,
         rows(),
@@ -296,7 +272,7 @@ def export_payments():
         # Run inside the streamed response, where stream_with_context keeps the session.
         yield from db.session.scalars(stmt.execution_options(yield_per=500))
 
-    return _csv(
+    return streamed_csv(
         "payments",
         PAYMENT_CSV_HEADER,
         rows(),
