@@ -543,6 +543,15 @@ def cost_notes(rows: list[dict], hello: float) -> list[str]:
         f"needs roughly {need_rps:,.0f} req/s or more, about {cores * 1000 / need_rps:.1f} ms "
         "of CPU per request all told; more workers or threads would not help on a saturated "
         "CPU, only a cheaper request would.",
+        *(
+            f"- {row['label']}: at {100 * TARGETS[row['label']]:.0f} % of hello "
+            f"({TARGETS[row['label']] * hello:,.0f} req/s) it could cost "
+            f"{cores * 1000 / (TARGETS[row['label']] * hello):.1f} ms of CPU all told; it costs "
+            f"{cost(row):.1f} ms (web {row['cpu_web']:.2f}, PostgreSQL {row['cpu_pg']:.2f}, wrk "
+            f"{row['cpu_wrk']:.2f}), {cost(row) / hello_cost:.0f}× hello's."
+            for row in rows
+            if row["label"] in TARGETS
+        ),
     ]
 
 
