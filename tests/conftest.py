@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
 from b2bshop import create_app, jobs
+from b2bshop.entities.service import forget_directory
 from b2bshop.extensions import cache, db, limiter
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -90,6 +91,7 @@ def make_app(
         made.append(create_app(config))
         return made[-1]
 
+    factory.made = made  # type: ignore[attr-defined]
     yield factory
     for application in made:
         jobs.stop_embedded_worker(application)
@@ -124,15 +126,19 @@ def _truncate_all() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_database(app: Flask) -> Iterator[None]:
+def _clean_database(app: Flask, make_app: Callable[..., Flask]) -> Iterator[None]:
     """Every test starts from empty tables (and fresh number sequences)."""
     yield
     with app.app_context():
         db.session.remove()
         _truncate_all()
         db.session.remove()
-        # Truncation restarts ids and invoice versions: a cached fragment could match again.
-        cache.clear()
+    # Truncation restarts ids and invoice versions: a cached fragment could match again, and
+    # every app on this database (the browser tests' servers too) knew the old entities.
+    for application in make_app.made:  # type: ignore[attr-defined]
+        with application.app_context():
+            cache.clear()
+            forget_directory()
     # The limiter is one object for every app a test made: a test that turned it on (and
     # filled its counters) must not leave it on for the tests after it.
     limiter.enabled = app.config["RATELIMIT_ENABLED"]
