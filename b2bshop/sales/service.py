@@ -275,6 +275,8 @@ def change_order_type(acting_user: User, order: SalesOrder, new_type: OrderType)
     return (its goods went the other way), and a confirmed order back to a journal (a
     journal is a draft with no stock effect).
     """
+    # Read under the row lock: a packing slip or a confirm committed meanwhile decides.
+    _lock_order(order)
     if new_type == order.order_type:
         return order
     if order.status not in OPEN_STATES:

@@ -26,6 +26,7 @@ from b2bshop.catalog.models import Product
 from b2bshop.core import unit_of_work
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
+from b2bshop.numbering import NumberSequence
 from b2bshop.purchasing import service as purchasing
 from b2bshop.purchasing.models import ReceiptLine
 from b2bshop.sales import service as sales
@@ -269,3 +270,39 @@ def test_two_confirms_at_once_reserve_once(app):
     with app.app_context():
         assert db.session.scalar(select(Product.stock_on_hand).where(Product.id == ids[2])) == 6
         _stock_whole(ids[2], 10)
+
+
+def test_two_type_changes_at_once_take_one_rma_number(app):
+    """Turning an order into a return twice at the same moment (two admins, or a double
+    click): the order's row is locked and re-read, so one RMA number is taken, not two
+    with one of them lost to the gap-free series."""
+    with app.app_context():
+        admin = factories.user(role=Role.STORE_ADMIN)
+        product = factories.product("BACK", price="3.00", stock=10)
+        customer = factories.customer(credit_limit="1000000")
+        order = sales.create_order(
+            admin, customer, sales.OrderType.JOURNAL, [sales.OrderLineInput(product.id, 2)]
+        )
+        db.session.commit()
+        ids = (admin.id, order.id)
+
+    def to_return() -> object:
+        return sales.change_order_type(
+            db.session.get(User, ids[0]),
+            db.session.get(SalesOrder, ids[1]),
+            sales.OrderType.RETURNED_ORDER,
+        )
+
+    done, refused, broken = at_once(app, [to_return, to_return, to_return])
+    assert not broken, "\n\n".join(broken)
+    assert (done, refused) == (3, 0)  # the later ones find the type already changed
+    with app.app_context():
+        order = db.session.get(SalesOrder, ids[1])
+        assert order.order_type == sales.OrderType.RETURNED_ORDER
+        taken = db.session.scalar(
+            select(NumberSequence.next_value).where(
+                NumberSequence.name == "rma",
+                NumberSequence.legal_entity_id == order.legal_entity_id,
+            )
+        )
+        assert order.rma_number.endswith("000001") and taken == 2
