@@ -59,9 +59,9 @@ def directory() -> list[EntityName]:
 
 def forget_directory() -> None:
     """What this process knows of the entities, forgotten (they changed)."""
-    cache.delete(DIRECTORY_KEY)
     current_app.extensions.pop("b2bshop.first_entity", None)
     current_app.extensions.pop("b2bshop.store_entity", None)
+    cache.delete(DIRECTORY_KEY)
 
 
 def _first_entity_id() -> int | None:
