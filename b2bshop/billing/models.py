@@ -58,7 +58,61 @@ def status_for(total: Decimal, amount_paid: Decimal) -> InvoiceStatus:
     return InvoiceStatus.PARTIALLY_PAID
 
 
-class Invoice(db.Model):
+class InvoiceAmounts:
+    """The rules of an invoice's amounts, on its columns alone: shared by the Invoice model
+    and the invoice list's plain rows (listing.ListedInvoice), which skip the ORM."""
+
+    # Reads total, amount_paid, amount_reserved, status, document_type, due_date,
+    # cash_discount_date, cash_discount_amount and currency.
+
+    @property
+    def credit_note(self) -> bool:
+        return self.document_type == DocumentType.CREDIT_NOTE
+
+    @property
+    def balance(self) -> Decimal:
+        """What the buyer owes on it; negative for the credit still open on a credit note."""
+        open_amount = self.total - self.amount_paid
+        return -open_amount if self.credit_note else open_amount
+
+    @property
+    def unreserved_balance(self) -> Decimal:
+        """The balance no pending payment holds: what a new payment may still settle."""
+        return self.total - self.amount_paid - (self.amount_reserved or ZERO)
+
+    def payable_amount(self, today: date) -> Decimal:
+        """What a new payment must bring to settle the invoice today: the balance, less
+        what pending payments hold, less the cash discount still open on the rest.
+        The one rule for every buyer and admin path (cart, checkout, bulk pay)."""
+        return self.unreserved_balance - self.cash_discount_available(today)
+
+    def is_overdue(self, today: date) -> bool:
+        return not self.credit_note and self.status != InvoiceStatus.PAID and self.due_date < today
+
+    def cash_discount_open(self, today: date) -> bool:
+        return (
+            not self.credit_note
+            and self.status != InvoiceStatus.PAID
+            and self.cash_discount_date is not None
+            and self.cash_discount_amount > 0
+            and today <= self.cash_discount_date
+        )
+
+    def cash_discount_available(self, today: date) -> Decimal:
+        """Discount still to be earned by settling the unreserved balance today.
+
+        The discount is earned in proportion to what is settled: the share of the total
+        still open carries the same share of the discount (README, "Cash discount").
+        A pending payment already carries the discount of the part it holds.
+        """
+        if not self.cash_discount_open(today):
+            return ZERO
+        return quantize(
+            self.cash_discount_amount * self.unreserved_balance / self.total, self.currency
+        )
+
+
+class Invoice(InvoiceAmounts, db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
         CheckConstraint("total > 0", name="total_positive"),
@@ -172,52 +226,6 @@ class Invoice(db.Model):
     @property
     def terms(self) -> PaymentTerms:
         return self.payment_terms or self.customer.payment_terms
-
-    @property
-    def credit_note(self) -> bool:
-        return self.document_type == DocumentType.CREDIT_NOTE
-
-    @property
-    def balance(self) -> Decimal:
-        """What the buyer owes on it; negative for the credit still open on a credit note."""
-        open_amount = self.total - self.amount_paid
-        return -open_amount if self.credit_note else open_amount
-
-    @property
-    def unreserved_balance(self) -> Decimal:
-        """The balance no pending payment holds: what a new payment may still settle."""
-        return self.total - self.amount_paid - (self.amount_reserved or ZERO)
-
-    def payable_amount(self, today: date) -> Decimal:
-        """What a new payment must bring to settle the invoice today: the balance, less
-        what pending payments hold, less the cash discount still open on the rest.
-        The one rule for every buyer and admin path (cart, checkout, bulk pay)."""
-        return self.unreserved_balance - self.cash_discount_available(today)
-
-    def is_overdue(self, today: date) -> bool:
-        return not self.credit_note and self.status != InvoiceStatus.PAID and self.due_date < today
-
-    def cash_discount_open(self, today: date) -> bool:
-        return (
-            not self.credit_note
-            and self.status != InvoiceStatus.PAID
-            and self.cash_discount_date is not None
-            and self.cash_discount_amount > 0
-            and today <= self.cash_discount_date
-        )
-
-    def cash_discount_available(self, today: date) -> Decimal:
-        """Discount still to be earned by settling the unreserved balance today.
-
-        The discount is earned in proportion to what is settled: the share of the total
-        still open carries the same share of the discount (README, "Cash discount").
-        A pending payment already carries the discount of the part it holds.
-        """
-        if not self.cash_discount_open(today):
-            return ZERO
-        return quantize(
-            self.cash_discount_amount * self.unreserved_balance / self.total, self.currency
-        )
 
 
 def signed_balance() -> ColumnElement[Decimal]:
