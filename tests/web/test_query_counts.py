@@ -163,7 +163,8 @@ def _statements(app, call) -> list[str]:  # type: ignore[no-untyped-def]
 def test_invoice_page_and_add_to_cart_query_counts_are_constant(app, client, login):
     """Issue 21: the invoice page reads the user, the invoice with its terms and lines, its
     payments and the cart badge's count (4), whatever its payments; adding an
-    invoice to the cart 5 statements, whatever the cart holds."""
+    invoice to the cart, or changing the amount of one in it, 5 statements, whatever the
+    cart holds."""
     from decimal import Decimal
 
     from b2bshop.payments.models import PaymentMethod
@@ -190,8 +191,9 @@ def test_invoice_page_and_add_to_cart_query_counts_are_constant(app, client, log
     }
     assert counts[small] == counts[large] == 4, counts
 
-    def add(number: str) -> None:
-        response = client.post("/cart/invoices", data={"invoice": number}, headers=FRAGMENT)
+    def add(number: str, amount: str = "") -> None:
+        form = {"invoice": number, "amount": amount}
+        response = client.post("/cart/invoices", data=form, headers=FRAGMENT)
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
 
     add(numbers[2])  # the cart exists from here on
@@ -199,4 +201,7 @@ def test_invoice_page_and_add_to_cart_query_counts_are_constant(app, client, log
     for number in numbers[4:10]:
         add(number)
     later = _statements(app, lambda: add(numbers[10]))
-    assert len(first) == len(later) == 5, (first, later)
+    # The same invoice again: its line's amount changes, with the same statements (its
+    # invoice is not loaded a second time).
+    again = _statements(app, lambda: add(numbers[10], "1.00"))
+    assert len(first) == len(later) == len(again) == 5, (first, later, again)
