@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, bindparam, exists, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 
 from b2bshop.accounts.models import Customer, PaymentTerms, Role, User
 from b2bshop.audit import service as audit
@@ -132,7 +132,7 @@ def _user_by_session_key() -> Select:
         )
         .options(
             joinedload(User.customer).joinedload(Customer.invoice_account),
-            joinedload(User.limited_entities),
+            undefer(User.limited_entity_ids),
         )
     )
 

@@ -90,8 +90,10 @@ def store_entity_id() -> int | None:
 
 
 def limited_ids(user: User) -> list[int]:
-    """The entities a store admin is limited to; empty: not limited."""
-    return [e.id for e in user.limited_entities]
+    """The entities a store admin is limited to, in id order; empty: not limited."""
+    if user.role != Role.STORE_ADMIN:
+        return []
+    return sorted(int(i) for i in (user.limited_entity_ids or "").split(",") if i)
 
 
 def allowed_entity_ids(user: User) -> list[int]:
@@ -158,4 +160,4 @@ def limit_admin(acting_user: User, admin: User, entity_ids: list[int]) -> None:
         after={"entities": sorted(known)},
     )
     db.session.flush()
-    db.session.expire(admin, ["limited_entities"])
+    db.session.expire(admin, ["limited_entities", "limited_entity_ids"])
