@@ -225,6 +225,11 @@ def _currency_formatter(locale: Locale, currency: str) -> Callable[[Decimal], st
     return slow
 
 
+def money_formatter(currency: str, locale: Locale | None = None) -> Callable[[Decimal], str]:
+    """format_money for one currency and locale, found once: a list formats dozens."""
+    return _currency_formatter(locale or get_locale() or Locale.parse("en"), currency)
+
+
 def format_money(amount: Decimal | None, currency: str, locale: Locale | None = None) -> str:
     """The amount in the locale (default: the request's), exactly as Babel's
     format_currency writes it."""

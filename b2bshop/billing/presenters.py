@@ -21,7 +21,14 @@ from markupsafe import Markup, escape
 from b2bshop.billing.listing import InvoicePage
 from b2bshop.billing.models import InvoiceStatus
 from b2bshop.i18n import format_day
-from b2bshop.money import format_money
+from b2bshop.money import money_formatter
+
+try:  # MarkupSafe's C escape, returning a plain str: 13x faster than str(escape(text))
+    from markupsafe._speedups import _escape_inner as _escape_text
+except ImportError:  # pragma: no cover (MarkupSafe built without its C speedups)
+
+    def _escape_text(text: str) -> str:
+        return str(escape(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,49 +58,65 @@ def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
     # (Named ngettext so that message extraction sees a plural.)
     ngettext = get_translations().ungettext
     names = page.account_names
+    # Dates repeat down a list and a page has one currency: each is formatted once here,
+    # without a cache lookup (keyed by the Locale object) for every cell.
+    days: dict[date, str] = {}
+
+    def day(value: date) -> str:
+        text = days.get(value)
+        if text is None:
+            text = days[value] = format_day(value, locale=locale)
+        return text
+
+    formatters: dict[str, object] = {}
     rows = []
     for invoice in page.invoices:
         currency = invoice.currency
+        money = formatters.get(currency)
+        if money is None:
+            money = formatters[currency] = money_formatter(currency, locale)
         overdue = None
         if invoice.is_overdue(today):
-            days = (today - invoice.due_date).days
-            overdue = ngettext("%(num)d day overdue", "%(num)d days overdue", days) % {"num": days}
+            days_late = (today - invoice.due_date).days
+            overdue = ngettext("%(num)d day overdue", "%(num)d days overdue", days_late) % {
+                "num": days_late
+            }
         offer = None
         discount = invoice.cash_discount_available(today)
         if discount:
             offer = _(
                 "Pay %(amount)s by %(date)s to save %(discount)s",
-                amount=format_money(invoice.payable_amount(today), currency, locale),
-                date=format_day(invoice.cash_discount_date, locale=locale),
-                discount=format_money(discount, currency, locale),
+                amount=money(invoice.payable_amount(today)),
+                date=day(invoice.cash_discount_date),
+                discount=money(discount),
             )
         pending = None
         if invoice.amount_reserved:
             pending = _(
                 "Payment of %(amount)s pending since %(date)s",
-                amount=format_money(invoice.amount_reserved, currency, locale),
+                amount=money(invoice.amount_reserved),
                 date=format_day(invoice.reserved_since, locale=locale),
             )
+        paid = invoice.status == InvoiceStatus.PAID
+        credit_note = invoice.credit_note
         status = invoice.status.value
-        if invoice.credit_note:
-            status = "credit_used" if invoice.status == InvoiceStatus.PAID else "credit_open"
+        if credit_note:
+            status = "credit_used" if paid else "credit_open"
         rows.append(
             InvoiceRow(
                 number=invoice.number,
                 status=status,
                 account=names.get(invoice.customer_id, ""),
-                invoice_date=format_day(invoice.invoice_date, locale=locale),
-                due_date=format_day(invoice.due_date, locale=locale),
+                invoice_date=day(invoice.invoice_date),
+                due_date=day(invoice.due_date),
                 overdue=overdue,
-                total=format_money(invoice.total, currency, locale),
-                balance=format_money(invoice.balance, currency, locale),
+                total=money(invoice.total),
+                balance=money(invoice.balance),
                 offer=offer,
-                open=invoice.status != InvoiceStatus.PAID,
+                open=not paid,
                 pending=pending,
-                payable=not invoice.credit_note
-                and invoice.status != InvoiceStatus.PAID
-                and invoice.unreserved_balance > 0,
-                credit_note=invoice.credit_note,
+                payable=not credit_note and not paid and invoice.unreserved_balance > 0,
+                credit_note=credit_note,
             )
         )
     return rows
@@ -113,10 +136,11 @@ def rows_markup(
     quarter of the fragment's time (a call, an attribute lookup and an escape for each of
     ~40 values a row, the number alone escaped twelve times). Every value is escaped here
     once; labels and URLs once per page. The markup is the macro's (_invoice_list.html)."""
-    lab = {k: str(escape(v)) for k, v in label.items()}
+    esc = _escape_text  # the row values are plain strings
+    lab = {k: str(escape(v)) for k, v in label.items()}  # labels may be Markup already
     stat = {k: str(escape(v)) for k, v in status_label.items()}
-    pay, csrf = escape(urls["pay"]), escape(urls["csrf"])
-    pay_text, request_text = escape(pay_label), escape(request_label)
+    pay, csrf = esc(urls["pay"]), esc(urls["csrf"])
+    pay_text, request_text = str(escape(pay_label)), str(escape(request_label))
     # URLs with the number put in place of ~N~ (url_for once per page, not six times a row).
     show, pdf, ubl, facturx, ask = (
         urls[k].split("~N~", 1) for k in ("show", "pdf", "ubl", "facturx", "request")
@@ -125,8 +149,8 @@ def rows_markup(
     add = out.append
     for row in rows:
         raw = row.number
-        n = escape(raw)
-        status = escape(row.status)
+        n = esc(raw)
+        status = esc(row.status)
         add(f'<tr id="invoice-{n}" data-status="{status}">\n')
         if can_pay:
             add('  <td class="select">')
@@ -138,28 +162,28 @@ def rows_markup(
             add("</td>\n")
         add(
             f'  <td data-label="{lab["number"]}" class="nowrap">'
-            f'<a href="{escape(raw.join(show))}">{n}</a>'
+            f'<a href="{esc(raw.join(show))}">{n}</a>'
         )
         if row.credit_note:
             add(f' <span class="status status-credit">{stat["credit_note"]}</span>')
         add("</td>\n")
         if several_accounts:
-            add(f'  <td data-label="{lab["account"]}">{escape(row.account)}</td>\n')
+            add(f'  <td data-label="{lab["account"]}">{esc(row.account)}</td>\n')
         add(
             f'  <td data-label="{lab["invoice_date"]}" class="nowrap">'
-            f"{escape(row.invoice_date)}</td>\n"
-            f'  <td data-label="{lab["due_date"]}" class="nowrap"><div>{escape(row.due_date)}'
+            f"{esc(row.invoice_date)}</td>\n"
+            f'  <td data-label="{lab["due_date"]}" class="nowrap"><div>{esc(row.due_date)}'
         )
         if row.overdue:
-            add(f'\n    <span class="status status-overdue">{escape(row.overdue)}</span>')
+            add(f'\n    <span class="status status-overdue">{esc(row.overdue)}</span>')
         add(
-            f'\n  </div></td>\n  <td data-label="{lab["total"]}" class="num">{escape(row.total)}'
-            f'</td>\n  <td data-label="{lab["balance"]}" class="num"><div>{escape(row.balance)}'
+            f'\n  </div></td>\n  <td data-label="{lab["total"]}" class="num">{esc(row.total)}'
+            f'</td>\n  <td data-label="{lab["balance"]}" class="num"><div>{esc(row.balance)}'
         )
         if row.offer:
-            add(f'\n    <div class="offer">{escape(row.offer)}</div>')
+            add(f'\n    <div class="offer">{esc(row.offer)}</div>')
         if row.pending:
-            add(f'\n    <div class="pending-payment">{escape(row.pending)}</div>')
+            add(f'\n    <div class="pending-payment">{esc(row.pending)}</div>')
         add(
             f'\n  </div></td>\n  <td data-label="{lab["status"]}"><span class="status '
             f'status-{status}">{stat[row.status]}</span></td>\n  <td class="actions">\n'
@@ -173,15 +197,15 @@ def rows_markup(
                 f'      <button type="submit" class="small primary-outline">{pay_text}'
                 f'<span class="visually-hidden"> {n}</span></button>\n    </form>\n    </span>\n'
             )
-        ask_url = escape(raw.join(ask))
+        ask_url = esc(raw.join(ask))
         add(
             f'    <span class="row-links"><a href="{ask_url}" hx-get="{ask_url}" '
             f'hx-target="#dialog" hx-swap="innerHTML">{request_text}'
             f'<span class="visually-hidden"> {n}</span></a>\n'
-            f'    · <a href="{escape(raw.join(pdf))}">PDF<span class="visually-hidden"> {n}'
-            f'</span></a> · <a href="{escape(raw.join(ubl))}" download>UBL'
+            f'    · <a href="{esc(raw.join(pdf))}">PDF<span class="visually-hidden"> {n}'
+            f'</span></a> · <a href="{esc(raw.join(ubl))}" download>UBL'
             f'<span class="visually-hidden"> {n}</span></a> · '
-            f'<a href="{escape(raw.join(facturx))}" download>Factur-X'
+            f'<a href="{esc(raw.join(facturx))}" download>Factur-X'
             f'<span class="visually-hidden"> {n}</span></a></span>\n  </td>\n</tr>\n'
         )
     return Markup("".join(out))  # nosec B704
