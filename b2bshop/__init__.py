@@ -179,6 +179,9 @@ def _register_hooks(app: Flask) -> None:
     errors.register(app)
     read_only.register(app)
     app.add_template_filter(plain_decimal, "plain_decimal")
+    from b2bshop.core.filter_markup import filter_form_markup
+
+    app.add_template_global(filter_form_markup, "filter_form_markup")
     worker_lock = threading.Lock()
 
     @app.before_request
