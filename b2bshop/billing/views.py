@@ -11,7 +11,7 @@ from flask_login import current_user
 from b2bshop.accounts.access import buyer_required
 from b2bshop.billing import list_cache, listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
-from b2bshop.billing.presenters import invoice_rows, rows_markup, settled
+from b2bshop.billing.presenters import invoice_rows, list_labels, row_urls, rows_markup, settled
 from b2bshop.core.csv_safe import text_cell
 from b2bshop.core.listing import list_response
 from b2bshop.core.read_only import read_only
@@ -78,7 +78,15 @@ def list_context(today: date) -> dict:
         today=today,
     )
     rows = invoice_rows(page, today)
-    return {"form": form, "flt": flt, "page": page, "rows": rows, "rows_markup": rows_markup}
+    return {
+        "form": form,
+        "flt": flt,
+        "page": page,
+        "rows": rows,
+        "rows_markup": rows_markup,
+        "labels": list_labels(),
+        "row_urls": row_urls(),
+    }
 
 
 @bp.route("/invoices.csv")
