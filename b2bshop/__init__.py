@@ -215,13 +215,15 @@ def _register_hooks(app: Flask) -> None:
         from b2bshop.money import format_money
 
         def cart_count() -> int:
-            # Called by the page frame only, so a fragment costs no query for it.
+            # Called by the page frame only. A GET changes no cart, so the count loaded
+            # with the signed-in user holds; after a write, the cart is counted again.
             if "cart_count" not in g:
-                g.cart_count = (
-                    line_count(current_user)
-                    if current_user.is_authenticated and not current_user.is_store_admin
-                    else 0
-                )
+                if not current_user.is_authenticated or current_user.is_store_admin:
+                    g.cart_count = 0
+                elif request.method == "GET" and current_user.cart_lines_when_loaded is not None:
+                    g.cart_count = current_user.cart_lines_when_loaded
+                else:
+                    g.cart_count = line_count(current_user)
             return g.cart_count
 
         # Bound once per render: templates format hundreds of amounts and dates.

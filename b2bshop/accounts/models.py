@@ -238,6 +238,9 @@ class User(UserMixin, db.Model):
     #: The key of the sign-in session this object was loaded for (accounts/sessions.py);
     #: a plain attribute, not a column.
     signed_in_with = None
+    #: The lines in the user's cart when load_user loaded it (the frame's badge); None when
+    #: loaded otherwise. A plain attribute, not a column.
+    cart_lines_when_loaded = None
 
     def get_id(self) -> str | None:
         """What the cookies carry: the server-side session's key, never the user's id."""

@@ -108,10 +108,14 @@ def authenticate(email: str, password: str) -> User | None:
 def load_user(session_key: str) -> User | None:
     """The signed-in user of a request, by the key of a live server-side session, with its
     customer and invoice account in the same query: every buyer page needs them
-    (visible_accounts()), so no page asks again."""
-    user = db.session.scalars(_user_by_session_key(), {"key": session_key}).unique().first()
-    if user is not None:
-        user.signed_in_with = session_key
+    (visible_accounts()), so no page asks again. The same query counts the lines of the
+    user's cart, which every full page's frame shows (its badge)."""
+    row = db.session.execute(_user_by_session_key(), {"key": session_key}).first()
+    if row is None:
+        return None
+    user, cart_lines = row
+    user.signed_in_with = session_key
+    user.cart_lines_when_loaded = cart_lines
     return user
 
 
@@ -119,9 +123,17 @@ def load_user(session_key: str) -> User | None:
 def _user_by_session_key() -> Select:
     # Built once: every request runs it, and building it cost a tenth of a cached list page.
     from b2bshop.accounts.sessions import UserSession
+    from b2bshop.cart.models import Cart, CartLine
 
+    cart_lines = (
+        select(func.count(CartLine.id))
+        .join(Cart, Cart.id == CartLine.cart_id)
+        .where(Cart.user_id == User.id)
+        .correlate(User)
+        .scalar_subquery()
+    )
     return (
-        select(User)
+        select(User, cart_lines)
         .join(UserSession, UserSession.user_id == User.id)
         .where(
             UserSession.id == bindparam("key"),

@@ -78,7 +78,10 @@ def _invoice_with_details() -> Select:
         )
         .options(
             joinedload(Invoice.payment_terms),
-            joinedload(Invoice.customer).joinedload(Customer.payment_terms),
+            # The customer is one the user was loaded with: only its terms are new here.
+            joinedload(Invoice.customer)
+            .load_only(Customer.id, Customer.payment_terms_id)
+            .joinedload(Customer.payment_terms),
             joinedload(Invoice.lines),
         )
     )
