@@ -534,8 +534,8 @@ def cost_notes(rows: list[dict], hello: float) -> list[str]:
         f"({0.2 * hello:,.0f} req/s) it could cost {cores * 1000 / (0.2 * hello):.1f} ms all told.",
         f"- A first view (cache miss) costs {miss['cpu_web']:.1f} ms in the web worker and "
         f"{miss['cpu_pg']:.1f} ms in PostgreSQL, {cost(miss):.1f} ms in all, "
-        f"{cost(miss) / cost(first):.1f}× a cached one: the totals and page queries, loading "
-        "25 invoices and rendering 25 rows.",
+        f"{cost(miss) / cost(first):.1f}× a cached one: the list's query (totals and page), "
+        "reading 25 invoices and rendering 25 rows.",
         f"- Sync workers take one request at a time, so the 16 connections queue at the "
         f"listening socket and latency follows Little's law: about 16 / throughput "
         f"({1000 * CONNECTIONS / first['rps']:.0f} ms at {first['rps']:,.0f} req/s; the p50 "
@@ -664,12 +664,13 @@ def write_report(r: dict) -> Path:
         "accounts carry the invoice versions that are part of the key) and nothing rendered. "
         "The *first view* rows add an argument the app ignores and that never repeats "
         "(`&_=<thread>-<n>`), so that every request misses the cache and renders from the "
-        "database (three queries: the user, the totals, the page): what a buyer waits for the "
-        "first time a filter or page is opened, or after an invoice of theirs changed.",
+        "database (two queries: the user, then the totals joined to the page): what a buyer "
+        "waits for the first time a filter or page is opened, or after an invoice of theirs "
+        "changed.",
         "The *full /invoices page* is what a link or a reload gets (no HX-Request): never "
-        "cached, the page frame around the same fragment, four queries (the user, the totals, "
-        "the page, the cart badge's count). The *invoice page* runs four as well (the user, "
-        "the invoice with its payment terms and lines, its payments, the cart count).",
+        "cached, the page frame around the same fragment, two queries as well (the cart "
+        "badge's count comes with the user). The *invoice page* runs three (the user with the "
+        "cart count, the invoice with its payment terms and lines, its payments).",
         "",
         "## Targets",
         "",
@@ -680,8 +681,8 @@ def write_report(r: dict) -> Path:
     lines += [
         "- SQL queries do not grow with the rows: **met**, `tests/web/test_query_counts.py` "
         "counts them for five filters, first and next page, on a small and a large data set, "
-        "and requires one count for all (three per page: the user with its accounts, the "
-        "totals, the page).",
+        "and requires one count for all (two per page: the user with its accounts, the "
+        "totals joined to the page).",
         f"- A web worker's memory stays within 10 % over {mem['requests']:,} requests: "
         + verdict(worst <= 0.10, f"largest change {100 * worst:+.1f} %")
         + " (next section).",
