@@ -14,7 +14,7 @@ from b2bshop import config as config_module
 from b2bshop import jobs
 from b2bshop.core import connections, inputs
 from b2bshop.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
-from b2bshop.i18n import format_day, format_timestamp, render_gettext
+from b2bshop.i18n import LocalizedTemplates, format_day, format_timestamp, render_gettext
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +34,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
         instance_relative_config=True,
     )
+    # Templates compiled once per language, their literal messages translated in (i18n.py).
+    app.jinja_environment = LocalizedTemplates
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(config_module.from_env(app.instance_path))
     if config:
