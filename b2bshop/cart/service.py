@@ -13,11 +13,10 @@ from functools import cache
 
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from b2bshop.accounts.models import User
 from b2bshop.billing.models import Invoice, InvoiceStatus, is_invoice
@@ -137,9 +136,9 @@ def _cart_for_update(user: User, *, with_lines: bool = True) -> Cart:
     `with_lines=False`: the cart row alone (the caller reads its lines itself)."""
     cart = get_cart(user, lock=True, with_lines=with_lines)
     if cart is None:
-        insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        upsert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
         db.session.execute(
-            insert(Cart).values(user_id=user.id).on_conflict_do_nothing(index_elements=["user_id"])
+            upsert(Cart).values(user_id=user.id).on_conflict_do_nothing(index_elements=["user_id"])
         )
         cart = get_cart(user, lock=True, with_lines=with_lines)
         assert cart is not None
@@ -218,7 +217,7 @@ def _visible_invoice(user: User, number: str) -> Invoice:
 
 def add_invoice(
     user: User, number: str, amount: str | None = None, today: date | None = None
-) -> CartLine:
+) -> InvoiceInCart:
     """Pay invoice (SPEC A4): put an open invoice in the cart, or change its amount."""
     today = today or date.today()
     if not user.may_pay_invoices:
@@ -241,24 +240,19 @@ def add_invoice(
         else payable_amount(invoice, today)
     )
     cart = _cart_for_update(user, with_lines=False)
-    # The lines as the check needs them, not as ORM objects with their invoices and
-    # products joined in: the full cart cost a third of this request (issue 21).
-    lines = db.session.execute(
-        select(CartLine, Invoice.currency)
-        .outerjoin(Invoice, Invoice.id == CartLine.invoice_id)
-        .where(CartLine.cart_id == cart.id)
-        .order_by(CartLine.id)
-    ).all()
+    # From the lock to the commit, other adds to this cart wait: the lines are read and the
+    # line written with plain statements, not as ORM objects with their invoices and
+    # products (that cost a third of this request, all of it inside the lock).
+    lines = db.session.execute(_invoice_lines_statement(), {"cart_id": cart.id}).all()
     _ensure_kind(cart, CartKind.INVOICE, has_lines=bool(lines))
-    for line, _currency in lines:
-        if line.invoice_id == invoice.id:
-            # The invoice the caller reads (line.invoice.currency), kept without a query:
-            # the session holds it only weakly.
-            set_committed_value(line, "invoice", invoice)
-            line.amount = chosen
-            db.session.flush()
-            return line
-    currencies = {currency for _line, currency in lines}
+    for line_id, invoice_id, _currency in lines:
+        if invoice_id == invoice.id:
+            db.session.execute(
+                update(CartLine).where(CartLine.id == line_id).values(amount=chosen),
+                execution_options={"synchronize_session": False},
+            )
+            return InvoiceInCart(invoice, chosen)
+    currencies = {currency for _id, _invoice_id, currency in lines}
     if currencies and invoice.currency not in currencies:
         raise CartConflict(
             _l(
@@ -268,11 +262,30 @@ def add_invoice(
                 currency=invoice.currency,
             )
         )
-    # The cart by id: setting `cart=` would load cart.lines (a query) to append the line.
-    line = CartLine(cart_id=cart.id, kind=CartKind.INVOICE, invoice=invoice, amount=chosen)
-    db.session.add(line)
-    db.session.flush()
-    return line
+    db.session.execute(
+        insert(CartLine).values(
+            cart_id=cart.id, kind=CartKind.INVOICE, invoice_id=invoice.id, amount=chosen
+        )
+    )
+    return InvoiceInCart(invoice, chosen)
+
+
+@dataclass(frozen=True)
+class InvoiceInCart:
+    """What add_invoice put in the cart: the invoice and the amount to pay on it."""
+
+    invoice: Invoice
+    amount: Decimal
+
+
+@cache
+def _invoice_lines_statement() -> Select:
+    # Built once: every add of an invoice runs it, inside the cart's lock.
+    return (
+        select(CartLine.id, CartLine.invoice_id, Invoice.currency)
+        .outerjoin(Invoice, Invoice.id == CartLine.invoice_id)
+        .where(CartLine.cart_id == bindparam("cart_id"))
+    )
 
 
 @dataclass(frozen=True)
