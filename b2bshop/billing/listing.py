@@ -367,7 +367,8 @@ def list_invoices(
     if cursor is not None:
         params |= {"cursor_value": cursor[0], "cursor_id": cursor[1]}
 
-    result = db.session.execute(statement, params).all()
+    # Core rows, run on the session's connection: the ORM's execute adds a quarter.
+    result = db.session.connection().execute(statement, params).all()
     count, balance = result[0][:2]
     page.count = count
     page.balance = quantize(Decimal(str(balance)), page.currency or "EUR")

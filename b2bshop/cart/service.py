@@ -243,13 +243,17 @@ def add_invoice(
     # From the lock to the commit, other adds to this cart wait: the lines are read and the
     # line written with plain statements, not as ORM objects with their invoices and
     # products (that cost a third of this request, all of it inside the lock).
-    lines = db.session.execute(_invoice_lines_statement(), {"cart_id": cart.id}).all()
+    # Core statements on the session's connection (no ORM execute, no autoflush: the
+    # cart's kind is flushed by _ensure_kind).
+    connection = db.session.connection()
+    lines = connection.execute(_invoice_lines_statement(), {"cart_id": cart.id}).all()
     _ensure_kind(cart, CartKind.INVOICE, has_lines=bool(lines))
     for line_id, invoice_id, _currency in lines:
         if invoice_id == invoice.id:
-            db.session.execute(
-                update(CartLine).where(CartLine.id == line_id).values(amount=chosen),
-                execution_options={"synchronize_session": False},
+            connection.execute(
+                update(CartLine.__table__)
+                .where(CartLine.__table__.c.id == line_id)
+                .values(amount=chosen)
             )
             return InvoiceInCart(invoice, chosen)
     currencies = {currency for _id, _invoice_id, currency in lines}
@@ -262,8 +266,8 @@ def add_invoice(
                 currency=invoice.currency,
             )
         )
-    db.session.execute(
-        insert(CartLine).values(
+    connection.execute(
+        insert(CartLine.__table__).values(
             cart_id=cart.id, kind=CartKind.INVOICE, invoice_id=invoice.id, amount=chosen
         )
     )
