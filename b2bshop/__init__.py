@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -166,6 +166,27 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
 
 
+def _page_url_for(app: Flask):  # type: ignore[no-untyped-def]
+    """The templates' url_for, remembering the URLs that take no values (the page frame's
+    links, the forms' actions) and the static files' per script root: a full page built a
+    dozen of them, the same every time. Anything else (values, _external, outside a
+    request) is Flask's url_for."""
+    known: dict[tuple[str, str, str | None], str] = {}
+
+    def url_for(endpoint: str, **values: Any) -> str:
+        if not has_request_context() or (
+            values and (endpoint != "static" or values.keys() != {"filename"})
+        ):
+            return app.url_for(endpoint, **values)
+        key = (request.script_root, endpoint, values.get("filename"))
+        url = known.get(key)
+        if url is None:
+            url = known[key] = app.url_for(endpoint, **values)
+        return url
+
+    return url_for
+
+
 def _signed_in() -> bool:
     """Whether this response went to a signed-in user, without asking the database (the
     user row may be expired, and the connection gone, by the time the response leaves)."""
@@ -181,6 +202,7 @@ def _register_hooks(app: Flask) -> None:
     errors.register(app)
     read_only.register(app)
     app.add_template_filter(plain_decimal, "plain_decimal")
+    app.jinja_env.globals["url_for"] = _page_url_for(app)
     from b2bshop.core.filter_markup import filter_form_markup
 
     app.add_template_global(filter_form_markup, "filter_form_markup")
