@@ -20,7 +20,7 @@ from wtforms.validators import Length, Optional
 from b2bshop.accounts.access import buyer_required
 from b2bshop.accounts.models import User
 from b2bshop.billing.models import Invoice
-from b2bshop.core.csv_safe import streamed_csv, text_cell
+from b2bshop.core.csv_safe import streamed_csv, streamed_scalars, text_cell
 from b2bshop.core.listing import ListFilterForm, keyset_page, list_response, parse_filter
 from b2bshop.core.read_only import read_only
 from b2bshop.extensions import db
@@ -268,14 +268,10 @@ def export_payments():
     form = parse_filter(PaymentHistoryFilterForm)
     stmt = filtered_payments(current_user, form).order_by(Payment.id.desc())
 
-    def rows():  # type: ignore[no-untyped-def]
-        # Run inside the streamed response, where stream_with_context keeps the session.
-        yield from db.session.scalars(stmt.execution_options(yield_per=500))
-
     return streamed_csv(
         "payments",
         PAYMENT_CSV_HEADER,
-        rows(),
+        streamed_scalars(stmt),
         lambda p: [
             text_cell(p.number),
             p.created_at.date().isoformat(),

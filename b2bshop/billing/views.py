@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, request, stream_with_context
+from flask import Blueprint, Response, abort, request
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -12,7 +10,7 @@ from b2bshop.accounts.access import buyer_required
 from b2bshop.billing import list_cache, listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
 from b2bshop.billing.presenters import invoice_rows, list_labels, row_urls, rows_markup, settled
-from b2bshop.core.csv_safe import text_cell
+from b2bshop.core.csv_safe import streamed_csv, text_cell
 from b2bshop.core.listing import list_response
 from b2bshop.core.read_only import read_only
 from b2bshop.htmx import is_htmx, render
@@ -95,35 +93,21 @@ def export_invoices():
     _, flt = _filter_form()
     rows = listing.iter_invoices(current_user, flt)
 
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_HEADER)
-        for count, (invoice, account) in enumerate(rows, start=1):
-            writer.writerow(
-                [
-                    text_cell(invoice.number),
-                    text_cell(account),
-                    invoice.invoice_date.isoformat(),
-                    invoice.due_date.isoformat(),
-                    invoice.currency,
-                    f"{invoice.total:.2f}",
-                    f"{invoice.amount_paid:.2f}",
-                    f"{invoice.balance:.2f}",
-                    invoice.status.value,
-                ]
-            )
-            if count % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
+    def row(item):  # type: ignore[no-untyped-def]
+        invoice, account = item
+        return [
+            text_cell(invoice.number),
+            text_cell(account),
+            invoice.invoice_date.isoformat(),
+            invoice.due_date.isoformat(),
+            invoice.currency,
+            f"{invoice.total:.2f}",
+            f"{invoice.amount_paid:.2f}",
+            f"{invoice.balance:.2f}",
+            invoice.status.value,
+        ]
 
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="invoices-{date.today()}.csv"'},
-    )
+    return streamed_csv("invoices", CSV_HEADER, rows, row)
 
 
 def _visible_or_404(number: str, *, with_details: bool = False):  # type: ignore[no-untyped-def]

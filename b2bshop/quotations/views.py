@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from b2bshop.accounts.access import buyer_required
 from b2bshop.core import unit_of_work
-from b2bshop.core.csv_safe import streamed_csv, text_cell
+from b2bshop.core.csv_safe import streamed_csv, streamed_scalars, text_cell
 from b2bshop.core.listing import keyset_page, list_response, parse_filter
 from b2bshop.core.read_only import read_only
 from b2bshop.errors import DomainError
@@ -75,14 +75,10 @@ def export_quotations():
     form = parse_filter(QuotationFilterForm)
     stmt = _filtered(form).options(selectinload(Quotation.order)).order_by(Quotation.id.desc())
 
-    def rows():  # type: ignore[no-untyped-def]
-        # The query runs inside the streamed response, as the invoices' export does.
-        yield from db.session.scalars(stmt.execution_options(yield_per=500))
-
     return streamed_csv(
         "quotations",
         CSV_HEADER,
-        rows(),
+        streamed_scalars(stmt),
         lambda q: [
             text_cell(q.number),
             q.status.value,
