@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from b2bshop import config as config_module
 from b2bshop import jobs
-from b2bshop.core import connections, inputs
+from b2bshop.core import connections, inputs, rate_limits
 from b2bshop.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
 from b2bshop.i18n import LocalizedTemplates, format_day, format_timestamp, render_gettext
 
@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    rate_limits.register(app)
     mail.init_app(app)
     cache.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

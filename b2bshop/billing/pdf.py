@@ -187,7 +187,7 @@ def invoice_pdf(
     if settlements:
         # Like the invoice page: money paid and cash discount granted apart, then each
         # payment on its own row.
-        sums = settled(settlements)
+        sums = settled(allocation for _payment, allocation in settlements)
         used = _("Credit used") if invoice.credit_note else _("Paid")
         totals.append((used, "−" + money(sums.paid)))
         if sums.discount:

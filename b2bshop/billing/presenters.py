@@ -10,6 +10,7 @@ shown apart.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -293,9 +294,11 @@ class Settled:
     discount: Decimal
 
 
-def settled(settlements: list) -> Settled:
-    """Sums of service.settlements(invoice)'s (payment, allocation) pairs."""
-    return Settled(
-        paid=sum((allocation.amount for _p, allocation in settlements), Decimal(0)),
-        discount=sum((allocation.discount_amount for _p, allocation in settlements), Decimal(0)),
-    )
+def settled(allocations: Iterable) -> Settled:
+    """Sums of an invoice's settlements: anything with the allocation's amount and
+    discount_amount (the page's settlement rows, the PDF's allocations)."""
+    paid = discount = Decimal(0)
+    for allocation in allocations:
+        paid += allocation.amount
+        discount += allocation.discount_amount
+    return Settled(paid=paid, discount=discount)

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, case, false, func, or_, select
+from sqlalchemy import Row, Select, bindparam, case, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from b2bshop.accounts.models import Customer, PaymentTerms, User
@@ -55,35 +55,35 @@ def visible_invoices(user: User) -> Select:
 
 
 def get_visible_invoice(user: User, number: str, *, with_details: bool = False) -> Invoice | None:
-    """`with_details` loads the payment terms and the lines in the same query (the invoice
-    page shows both; lazy loads would add two or three queries), from a statement built
-    once, scoped to the accounts loaded with the user (the same two as visible_invoices)."""
-    if not with_details:
-        return db.session.scalar(visible_invoices(user).where(Invoice.number == number))
+    """One of the user's invoices by number, scoped to the accounts loaded with the user
+    (the same two as visible_invoices), from a statement built once: the invoice page, its
+    downloads and adding it to the cart run it on every request. `with_details` loads the
+    payment terms and the lines in the same query (the invoice page shows both; lazy loads
+    would add two or three queries)."""
     accounts = [account.id for account in visible_accounts(user)]
     if not accounts:
         return None
     params = {"number": number, "accounts": accounts}
-    return db.session.scalars(_invoice_with_details(), params).unique().first()
+    result = db.session.scalars(_visible_invoice_statement(with_details), params)
+    return result.unique().first() if with_details else result.first()
 
 
 @cache
-def _invoice_with_details() -> Select:
+def _visible_invoice_statement(with_details: bool) -> Select:
+    stmt = select(Invoice).where(
+        Invoice.customer_id.in_(bindparam("accounts", expanding=True)),
+        Invoice.number == bindparam("number"),
+    )
+    if not with_details:
+        return stmt
     # Invoice.terms falls back to the customer's terms when the invoice names none.
-    return (
-        select(Invoice)
-        .where(
-            Invoice.customer_id.in_(bindparam("accounts", expanding=True)),
-            Invoice.number == bindparam("number"),
-        )
-        .options(
-            joinedload(Invoice.payment_terms),
-            # The customer is one the user was loaded with: only its terms are new here.
-            joinedload(Invoice.customer)
-            .load_only(Customer.id, Customer.payment_terms_id)
-            .joinedload(Customer.payment_terms),
-            joinedload(Invoice.lines),
-        )
+    return stmt.options(
+        joinedload(Invoice.payment_terms),
+        # The customer is one the user was loaded with: only its terms are new here.
+        joinedload(Invoice.customer)
+        .load_only(Customer.id, Customer.payment_terms_id)
+        .joinedload(Customer.payment_terms),
+        joinedload(Invoice.lines),
     )
 
 
@@ -242,13 +242,22 @@ def post_invoice(
 
 def settlements(invoice: Invoice, *, with_pending: bool = False) -> list[tuple[Any, Any]]:
     """The payments applied to an invoice so far, oldest first: (payment, allocation).
-    `with_pending` adds the pending ones (in the same query), for the invoice page."""
-    stmt = _settlements_statement(invoice.credit_note, with_pending)
+    `with_pending` adds the pending ones (in the same query)."""
+    stmt = _settlements_statement(invoice.credit_note, with_pending, False)
     return [tuple(row) for row in db.session.execute(stmt, {"invoice_id": invoice.id})]
 
 
+def settlement_rows(invoice: Invoice) -> list[Row]:
+    """The invoice page's settlements, completed and pending, oldest first, as plain rows:
+    created_at, number, method, status (the payment's), amount, discount_amount (the
+    allocation's). The same statement as settlements(), its columns only: two ORM objects
+    a row cost a tenth of the page."""
+    stmt = _settlements_statement(invoice.credit_note, True, True)
+    return db.session.connection().execute(stmt, {"invoice_id": invoice.id}).all()
+
+
 @cache
-def _settlements_statement(credit_note: bool, with_pending: bool) -> Select:
+def _settlements_statement(credit_note: bool, with_pending: bool, columns: bool) -> Select:
     # Built once per kind: the invoice page and the PDF run it on every view.
     from b2bshop.payments.models import Payment, PaymentAllocation, PaymentStatus
 
@@ -262,8 +271,21 @@ def _settlements_statement(credit_note: bool, with_pending: bool) -> Select:
         if credit_note
         else PaymentAllocation.invoice_id == invoice_id
     )
+    shown = (
+        (
+            Payment.created_at,
+            Payment.number,
+            Payment.method,
+            Payment.status,
+            PaymentAllocation.amount,
+            PaymentAllocation.discount_amount,
+        )
+        if columns
+        else (Payment, PaymentAllocation)
+    )
     return (
-        select(Payment, PaymentAllocation)
+        select(*shown)
+        .select_from(Payment)
         .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
         .where(applies_to, Payment.status.in_(statuses))
         .order_by(Payment.created_at, Payment.id)

@@ -122,14 +122,14 @@ def _visible_or_404(number: str, *, with_details: bool = False):  # type: ignore
 @buyer_required("may_view_invoices")
 def show_invoice(number: str):
     invoice = _visible_or_404(number, with_details=True)
-    payments = service.settlements(invoice, with_pending=True)
-    settlements = [(p, a) for p, a in payments if p.status == PaymentStatus.COMPLETED]
+    rows = service.settlement_rows(invoice)
+    settlements = [row for row in rows if row.status == PaymentStatus.COMPLETED]
     return render(
         "billing/invoice.html",
         "billing/_invoice_detail.html",
         invoice=invoice,
         settlements=settlements,
-        pending=[(p, a) for p, a in payments if p.status == PaymentStatus.PENDING],
+        pending=[row for row in rows if row.status == PaymentStatus.PENDING],
         settled=settled(settlements),
         today=date.today(),
     )

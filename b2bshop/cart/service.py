@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from b2bshop.accounts.models import User
 from b2bshop.billing.models import Invoice, InvoiceStatus, is_invoice
-from b2bshop.billing.service import visible_invoices
+from b2bshop.billing.service import get_visible_invoice, visible_invoices
 from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.errors import DomainError, NotFound
@@ -51,7 +51,16 @@ class NotPermitted(DomainError):
 
 def get_cart(user: User, *, lock: bool = False, with_lines: bool = True) -> Cart | None:
     """The user's cart with its lines; `lock` holds its row until the commit."""
-    stmt = select(Cart).where(Cart.user_id == user.id)
+    cart = db.session.scalar(_cart_statement(lock, with_lines), {"user_id": user.id})
+    if cart is not None and with_lines:
+        price_items(user, cart)
+    return cart
+
+
+@cache
+def _cart_statement(lock: bool, with_lines: bool) -> Select:
+    # Built once per kind: every add to the cart locks the cart with it.
+    stmt = select(Cart).where(Cart.user_id == bindparam("user_id"))
     if with_lines:
         # The lines with their invoice or product in one query (not one more for each).
         stmt = stmt.options(
@@ -60,10 +69,7 @@ def get_cart(user: User, *, lock: bool = False, with_lines: bool = True) -> Cart
         )
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    cart = db.session.scalar(stmt)
-    if cart is not None and with_lines:
-        price_items(user, cart)
-    return cart
+    return stmt
 
 
 def price_items(user: User, cart: Cart) -> None:
@@ -209,7 +215,7 @@ def _ensure_kind(cart: Cart, kind: CartKind, *, has_lines: bool | None = None) -
 
 
 def _visible_invoice(user: User, number: str) -> Invoice:
-    invoice = db.session.scalar(visible_invoices(user).where(Invoice.number == number))
+    invoice = get_visible_invoice(user, number)
     if invoice is None:
         raise NotFound(_l("There is no invoice %(number)s.", number=number))
     return invoice
