@@ -110,8 +110,8 @@ def export_invoices():
     return streamed_csv("invoices", CSV_HEADER, rows, row)
 
 
-def _visible_or_404(number: str, *, with_details: bool = False):  # type: ignore[no-untyped-def]
-    invoice = service.get_visible_invoice(current_user, number, with_details=with_details)
+def _visible_or_404(number: str):  # type: ignore[no-untyped-def]
+    invoice = service.get_visible_invoice(current_user, number)
     if invoice is None:
         abort(404)
     return invoice
@@ -121,13 +121,17 @@ def _visible_or_404(number: str, *, with_details: bool = False):  # type: ignore
 @read_only
 @buyer_required("may_view_invoices")
 def show_invoice(number: str):
-    invoice = _visible_or_404(number, with_details=True)
+    details = service.get_invoice_details(current_user, number)
+    if details is None:
+        abort(404)
+    invoice = details.invoice
     rows = service.settlement_rows(invoice)
     settlements = [row for row in rows if row.status == PaymentStatus.COMPLETED]
     return render(
         "billing/invoice.html",
         "billing/_invoice_detail.html",
         invoice=invoice,
+        terms_name=details.terms_name,
         settlements=settlements,
         pending=[row for row in rows if row.status == PaymentStatus.PENDING],
         settled=settled(settlements),

@@ -376,3 +376,29 @@ def test_view_permission_is_required(client, demo, login, app):
 def test_store_admin_has_no_buyer_invoice_list(client, demo, login):
     login("admin@b2bshop.example")
     assert client.get("/invoices").status_code == 403
+
+
+def test_invoice_page_names_its_own_terms_else_its_customers(client, login):
+    """The page reads the terms' name in the invoice's query (billing.service
+    get_invoice_details): the invoice's own terms when it names them (an order's), else
+    those of its customer, which may be the buyer's invoice account."""
+    with client.application.app_context():
+        group = factories.customer("Group account")
+        own = factories.customer("Own account", invoice_account=group)
+        factories.user("terms@example.com", customer=own, password="pw")
+        mine, theirs = factories.invoice(own), factories.invoice(group)
+        mine.payment_terms_id = theirs.payment_terms_id = None
+        order_terms = factories.payment_terms(net_days=14)
+        named = factories.invoice(own)
+        named.payment_terms = order_terms
+        db.session.commit()
+        expected = {
+            mine.number: own.payment_terms.name,
+            theirs.number: group.payment_terms.name,
+            named.number: order_terms.name,
+        }
+        assert len(set(expected.values())) == 3
+    login("terms@example.com", "pw")
+    for number, name in expected.items():
+        html = client.get(f"/invoices/{number}").get_data(as_text=True)
+        assert f"<dt>Payment terms</dt><dd>{name}</dd>" in html, number
