@@ -193,3 +193,34 @@ def test_security_headers(client):
     assert "<script>" not in body and "<script " in body
     for tag in body.split("<script")[1:]:
         assert tag.lstrip().startswith("src="), tag[:80]
+
+
+def test_security_headers_keep_a_views_own_and_come_once(make_app):
+    """_security_headers adds each header only when the view did not set it, in one pass,
+    and a signed-in answer's Cache-Control replaces the view's."""
+    app = make_app()
+
+    @app.route("/own-headers")
+    def own_headers():  # type: ignore[no-untyped-def]
+        return (
+            "x",
+            200,
+            {"content-security-policy": "default-src 'none'", "Cache-Control": "max-age=60"},
+        )
+
+    response = app.test_client().get("/own-headers")
+    assert response.headers.getlist("Content-Security-Policy") == ["default-src 'none'"]
+    assert response.headers.getlist("Cache-Control") == ["max-age=60"]
+    for name in (
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Referrer-Policy",
+        "Permissions-Policy",
+    ):
+        assert len(response.headers.getlist(name)) == 1, name
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = "any"  # _signed_in() reads only this
+    signed_in = client.get("/own-headers")
+    assert signed_in.headers.getlist("Cache-Control") == ["no-store"]
+    assert "Cookie" in signed_in.headers.getlist("Vary")
