@@ -281,7 +281,7 @@ def _register_hooks(app: Flask) -> None:
         return {
             "cart_count": cart_count,
             "current_locale": str(locale),
-            "frame": frame(),
+            "frame": frame,  # called by base.html: emails render outside any request
             "money": money,
             "format_date": format_date,
             "format_datetime": format_timestamp,
