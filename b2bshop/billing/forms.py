@@ -45,6 +45,13 @@ class InvoiceFilterForm(ListFilterForm):
     sort = SelectField(_l("Sort by"), choices=SORT_CHOICES, default="due_date")
 
     date_range_invalid = False
+    # The invoice list reads it through valid_value and the filter macros only.
+    plain_parse = True
+
+    @classmethod
+    def plainly_valid_together(cls, values: dict) -> bool:
+        due_from, due_to = values["due_from"], values["due_to"]
+        return not (due_from and due_to and due_from > due_to)
 
     def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
         ok = super().validate(extra_validators)

@@ -11,7 +11,7 @@ from b2bshop.billing import list_cache, listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
 from b2bshop.billing.presenters import invoice_rows, list_labels, row_urls, rows_markup, settled
 from b2bshop.core.csv_safe import streamed_csv, text_cell
-from b2bshop.core.listing import list_response
+from b2bshop.core.listing import PlainFilter, list_response, parse_filter
 from b2bshop.core.read_only import read_only
 from b2bshop.htmx import is_htmx, render
 from b2bshop.payments.models import PaymentStatus
@@ -31,9 +31,8 @@ CSV_HEADER = [
 ]
 
 
-def _filter_form() -> tuple[InvoiceFilterForm, listing.InvoiceFilter]:
-    form = InvoiceFilterForm(request.args)
-    form.validate()
+def _filter_form() -> tuple[InvoiceFilterForm | PlainFilter, listing.InvoiceFilter]:
+    form = parse_filter(InvoiceFilterForm)
     return form, filter_from(form)
 
 

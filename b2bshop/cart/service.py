@@ -19,8 +19,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
 from b2bshop.accounts.models import User
+from b2bshop.billing.listing import ListedInvoice, listed_invoice
 from b2bshop.billing.models import Invoice, InvoiceStatus, is_invoice
-from b2bshop.billing.service import get_visible_invoice, visible_invoices
+from b2bshop.billing.service import visible_invoices
 from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.errors import DomainError, NotFound
@@ -151,13 +152,13 @@ def _cart_for_update(user: User, *, with_lines: bool = True) -> Cart:
     return cart
 
 
-def payable_amount(invoice: Invoice, today: date) -> Decimal:
+def payable_amount(invoice: Invoice | ListedInvoice, today: date) -> Decimal:
     """What settles the invoice today (Invoice.payable_amount: pending payments and the
     cash discount taken off)."""
     return invoice.payable_amount(today)
 
 
-def pending_message(invoice: Invoice) -> object:
+def pending_message(invoice: Invoice | ListedInvoice) -> object:
     """Why an invoice whose balance a pending payment holds cannot go in the cart."""
     return _l(
         "A payment of %(amount)s for invoice %(number)s is pending since %(since)s. The "
@@ -168,7 +169,7 @@ def pending_message(invoice: Invoice) -> object:
     )
 
 
-def check_amount(invoice: Invoice, text: str | None, today: date) -> Decimal:
+def check_amount(invoice: Invoice | ListedInvoice, text: str | None, today: date) -> Decimal:
     """A buyer-typed amount for an invoice: > 0, at most the payable amount, in cents."""
     amount = parse_amount(text, invoice.currency)
     if amount is None:
@@ -214,8 +215,8 @@ def _ensure_kind(cart: Cart, kind: CartKind, *, has_lines: bool | None = None) -
     )
 
 
-def _visible_invoice(user: User, number: str) -> Invoice:
-    invoice = get_visible_invoice(user, number)
+def _visible_invoice(user: User, number: str) -> ListedInvoice:
+    invoice = listed_invoice(user, number)
     if invoice is None:
         raise NotFound(_l("There is no invoice %(number)s.", number=number))
     return invoice
@@ -282,9 +283,10 @@ def add_invoice(
 
 @dataclass(frozen=True)
 class InvoiceInCart:
-    """What add_invoice put in the cart: the invoice and the amount to pay on it."""
+    """What add_invoice put in the cart: the invoice (as the list's plain row) and the
+    amount to pay on it."""
 
-    invoice: Invoice
+    invoice: ListedInvoice
     amount: Decimal
 
 

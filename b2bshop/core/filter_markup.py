@@ -12,7 +12,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from b2bshop.core.listing import ListFilterForm
+from b2bshop.core.listing import ListFilterForm, PlainFilter
 
 
 def _text(value: Any) -> str:
@@ -20,7 +20,7 @@ def _text(value: Any) -> str:
 
 
 def filter_form_markup(
-    form: ListFilterForm,
+    form: ListFilterForm | PlainFilter,
     action: str,
     target: str,
     form_id: str,

@@ -11,13 +11,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Generic, TypeVar
 
 from flask import Response, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from werkzeug.datastructures import MultiDict
+from wtforms.validators import Length, Optional
 
 from b2bshop.core.inputs import int_in_range, parse_int
 from b2bshop.extensions import db
@@ -78,6 +82,14 @@ class ListFilterForm(FlaskForm):
 
     #: Fields the list form shows; others (none by default) are not rendered.
     hidden_fields: tuple[str, ...] = ()
+    #: Whether parse_filter may skip WTForms for plainly valid values (PlainFilter): only
+    #: for lists that read the form through valid_value, query_args and the filter macros.
+    plain_parse = False
+
+    @classmethod
+    def plainly_valid_together(cls, values: dict[str, Any]) -> bool:
+        """What the form's own validate() checks across fields, on plainly valid values."""
+        return True
 
     def valid_value(self, name: str) -> Any:
         """The field's value, or its default when the user's value was invalid."""
@@ -95,10 +107,120 @@ class ListFilterForm(FlaskForm):
         return args
 
 
-def parse_filter(form_class: type[ListFilterForm]) -> ListFilterForm:
+def parse_filter(form_class: type[ListFilterForm]) -> ListFilterForm | PlainFilter:
+    """The list's filter from the query string. For a form class that allows it
+    (`plain_parse`), values that are plainly valid skip WTForms (PlainFilter); anything
+    else, and every error message, comes from the WTForms form."""
+    if form_class.plain_parse:
+        parsed = plain_filter(form_class, request.args)
+        if parsed is not None:
+            return parsed
     form = form_class(request.args)
     form.validate()
     return form
+
+
+#: Filter values as WTForms' DateField reads them (format "%Y-%m-%d"), strictly.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class NotPlain(ValueError):
+    """A value PlainFilter leaves to WTForms."""
+
+
+class PlainFilter:
+    """A filter form whose every value was plainly valid, as WTForms would have read it:
+    the same fields (shared, never validated: no errors), the same values. Binding and
+    validating six WTForms fields on every list request was a twentieth of a first view.
+    It answers what the lists read: iteration, form[name], valid_value, query_args, errors.
+    tests/web/test_plain_filter.py compares it with the WTForms form."""
+
+    date_range_invalid = False
+
+    def __init__(self, fields: list[Any], values: dict[str, Any]) -> None:
+        self._fields = fields
+        self._by_name = {f.name: f for f in fields}
+        self._values = values
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._fields)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._by_name[name]
+
+    def valid_value(self, name: str) -> Any:
+        return self._values[name]
+
+    @property
+    def errors(self) -> dict[str, list[str]]:
+        return {}  # no value was refused
+
+    query_args = ListFilterForm.query_args
+
+
+_prototypes: dict[type, list[Any]] = {}
+
+
+def plain_filter(form_class: type[ListFilterForm], args: Any) -> PlainFilter | None:
+    """`args` read the way WTForms reads them, when every value is plainly valid; None when
+    one is not (or is of a kind this does not know), for WTForms to judge and word."""
+    fields = _prototypes.get(form_class)
+    if fields is None:
+        # Bound to no values: each field's data is what an absent argument leaves.
+        fields = _prototypes[form_class] = list(form_class(formdata=MultiDict()))
+    values = {}
+    try:
+        for f in fields:
+            raw = args.getlist(f.name)
+            if not raw:
+                values[f.name] = f.data
+            elif len(raw) > 1:
+                return None
+            else:
+                values[f.name] = _plain_value(f, raw[0])
+    except NotPlain:
+        return None
+    if not form_class.plainly_valid_together(values):
+        return None
+    return PlainFilter(fields, values)
+
+
+def _plain_value(f: Any, raw: str) -> Any:
+    validators = list(f.validators)
+    optional = bool(validators) and isinstance(validators[0], Optional)
+    if optional:
+        validators.pop(0)
+    if f.type == "SelectField":
+        if validators or f.coerce is not str or f.filters:
+            raise NotPlain(f.name)
+        if raw not in {str(choice.value) for choice in f.choices}:
+            raise NotPlain(f.name)  # "Not a valid choice."
+        return raw
+    if f.type == "DateField":
+        if validators or f.format != ["%Y-%m-%d"] or f.filters:
+            raise NotPlain(f.name)
+        if optional and not raw.strip():
+            return None  # WTForms' error for the empty date is cleared by Optional
+        try:
+            if _ISO_DATE.fullmatch(raw):
+                return date.fromisoformat(raw)
+        except ValueError:
+            pass  # a day or month out of range
+        raise NotPlain(f.name)
+    if f.type in ("StringField", "SearchField"):
+        value = raw
+        for keep in f.filters:
+            value = keep(value)
+        if optional and not raw.strip():
+            return value  # Optional stops the other validators
+        for validator in validators:
+            if not isinstance(validator, Length):
+                raise NotPlain(f.name)
+            length = len(value) if value else 0
+            if length < validator.min or (validator.max != -1 and length > validator.max):
+                raise NotPlain(f.name)
+        return value
+    raise NotPlain(f.name)
 
 
 def keyset_page(

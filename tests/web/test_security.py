@@ -88,22 +88,15 @@ def test_sign_in_works_and_limits_hold_with_the_limiter_storage_down(make_app, d
     assert 500 not in codes and codes[-1] == 429
 
 
-def test_the_limiter_hook_skips_reads_as_no_limit_applies_to_them(make_app):
-    """core/rate_limits.py skips Flask-Limiter's before-request check on reads. That is
-    right only while every limit is a decorated one on POST, checked by its decorator:
-    a default, application or blueprint limit would be skipped on GETs."""
+def test_limits_are_checked_by_their_decorators_only(make_app):
+    """core/rate_limits.py removes Flask-Limiter's before-request check. That is right only
+    while every limit is a decorated one, checked by its decorator: a default, application
+    or blueprint limit would never be checked."""
     app = make_app(RATELIMIT_ENABLED=True)
     assert not limiter.limit_manager._default_limits
     assert not limiter.limit_manager._application_limits
     assert not limiter.limit_manager._blueprint_limits
     assert limiter.limit_manager._decorated_limits  # sign-in and sign-up
-    with app.app_context():
-        for limits in limiter.limit_manager._decorated_limits.values():
-            for limit in limits:
-                assert limit.methods == ("post",), limit
-    # The hook is still there for writes.
-    names = [getattr(f, "__name__", "") for f in app.before_request_funcs[None]]
-    assert "check_writes" in names
     assert limiter._check_request_limit not in app.before_request_funcs[None]
 
 
