@@ -210,6 +210,9 @@ def _register_hooks(app: Flask) -> None:
     from b2bshop.core.filter_markup import filter_form_markup
 
     app.add_template_global(filter_form_markup, "filter_form_markup")
+    from b2bshop.billing.presenters import status_badge
+
+    app.add_template_global(status_badge, "status_badge")
     worker_lock = threading.Lock()
 
     @app.before_request
@@ -249,14 +252,18 @@ def _register_hooks(app: Flask) -> None:
             headers.add("Vary", "Cookie")
         return response
 
+    # Imported once here, not on every render (the context processor runs for each one).
+    from flask_login import current_user
+
+    from b2bshop.cart.service import line_count
+    from b2bshop.core.csrf_token import csrf_token
+    from b2bshop.core.frame import frame
+    from b2bshop.money import format_money
+
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
     @app.context_processor
     def _frame_context() -> dict[str, Any]:
-        from flask_login import current_user
-
-        from b2bshop.cart.service import line_count
-        from b2bshop.core.frame import frame
-        from b2bshop.money import format_money
-
         def cart_count() -> int:
             # Called by the page frame only. A GET changes no cart, so the count loaded
             # with the signed-in user holds; after a write, the cart is counted again.
@@ -280,6 +287,7 @@ def _register_hooks(app: Flask) -> None:
 
         return {
             "cart_count": cart_count,
+            "csrf_token": csrf_token,  # instead of Flask-WTF's: signed once a minute
             "current_locale": str(locale),
             "frame": frame,  # called by base.html: emails render outside any request
             "money": money,

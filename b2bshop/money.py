@@ -245,8 +245,6 @@ def plain_decimal(value: Decimal | int | str | None, locale: Locale | str | None
     10 -> "10", Decimal("10.000") -> "10", Decimal("2.50") -> "2.5" ("2,5" in fr), 0 -> "0".
     (Decimal.normalize() writes 10 as "1E+1", "%g" writes 1000000 as "1e+06".)
     """
-    from babel.numbers import format_decimal
-
     if value is None:
         return ""
     number = Decimal(value)
@@ -254,10 +252,34 @@ def plain_decimal(value: Decimal | int | str | None, locale: Locale | str | None
         return str(number)
     if not number:
         number = Decimal(0)  # "-0.00" is 0
-    return format_decimal(
-        number,
-        format="0.###",
-        locale=locale or get_locale() or "en",
-        decimal_quantization=False,
-        group_separator=False,
-    )
+    chosen = locale or get_locale() or "en"
+    return _plain_formatter(chosen if isinstance(chosen, Locale) else Locale.parse(chosen))(number)
+
+
+@lru_cache(maxsize=64)
+def _plain_formatter(locale: Locale) -> Callable[[Decimal], str]:
+    """plain_decimal for one locale: Babel's format_decimal re-reads the locale on every
+    call (an invoice page shows two numbers a line). The fast path writes positive numbers
+    with the locale's decimal sign, checked against Babel on samples; anything else (a
+    negative number, a locale it does not reproduce) is Babel's."""
+    from babel.numbers import format_decimal
+
+    def slow(number: Decimal) -> str:
+        return format_decimal(
+            number, format="0.###", locale=locale, decimal_quantization=False, group_separator=False
+        )
+
+    decimal = get_decimal_symbol(locale)
+
+    def fast(number: Decimal) -> str:
+        if number < 0:
+            return slow(number)
+        text = f"{number:f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text.replace(".", decimal)
+
+    samples = ["0", "1", "10", "10.000", "2.50", "0.125", "19.6", "1234567.5", "1E+1", "0.0001"]
+    if all(fast(Decimal(x)) == slow(Decimal(x)) for x in samples):
+        return fast
+    return slow

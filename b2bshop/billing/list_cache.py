@@ -29,10 +29,10 @@ from datetime import date
 
 from babel import Locale
 from flask import Response, make_response, request
-from flask_wtf.csrf import generate_csrf
 from redis.exceptions import RedisError
 
 from b2bshop.accounts.models import Customer, User
+from b2bshop.core.csrf_token import csrf_token
 from b2bshop.extensions import cache
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def cached_fragment(key: str, render: Callable[[], Response]) -> Response:
         entry = (response.get_data(), response.headers.get("HX-Push-Url"))
         _set(key, entry)
     body, push_url = entry
-    response = make_response(body.replace(_PLACEHOLDER_BYTES, generate_csrf().encode()))
+    response = make_response(body.replace(_PLACEHOLDER_BYTES, csrf_token().encode()))
     response.vary.add("HX-Request")
     if push_url:
         response.headers["HX-Push-Url"] = push_url

@@ -224,3 +224,28 @@ def test_security_headers_keep_a_views_own_and_come_once(make_app):
     signed_in = client.get("/own-headers")
     assert signed_in.headers.getlist("Cache-Control") == ["no-store"]
     assert "Cookie" in signed_in.headers.getlist("Vary")
+
+
+def test_a_signed_csrf_token_is_handed_out_again_for_a_minute_only(csrf_client, demo, monkeypatch):
+    """core/csrf_token.py: a session's pages within a minute carry the same signed token,
+    which still verifies; later pages, and other sessions, get their own."""
+    from b2bshop.core import csrf_token as tokens
+
+    login = csrf_token_from(csrf_client.get("/login").get_data(as_text=True))
+    form = {"email": "buyer@contoso.example", "password": "demo", "csrf_token": login}
+    assert csrf_client.post("/login", data=form).status_code == 302
+    first = csrf_token_from(csrf_client.get("/invoices").get_data(as_text=True))
+    now = tokens.time.time()
+    # Seconds later: signed again, the token would carry another timestamp.
+    monkeypatch.setattr(tokens.time, "time", lambda: now + 5)
+    assert csrf_token_from(csrf_client.get("/invoices").get_data(as_text=True)) == first
+    other = csrf_client.application.test_client()
+    assert csrf_token_from(other.get("/login").get_data(as_text=True)) != first
+    monkeypatch.setattr(tokens.time, "time", lambda: now + tokens.REUSE_SECONDS + 1)
+    renewed = csrf_token_from(csrf_client.get("/invoices").get_data(as_text=True))
+    assert renewed != first
+    for token in (first, renewed):  # both verify (the first is a minute old, not hours)
+        response = csrf_client.post(
+            "/locale", data={"locale": "fr"}, headers={"X-CSRFToken": token, "HX-Request": "true"}
+        )
+        assert response.status_code == 302, token
