@@ -13,7 +13,7 @@ from functools import cache
 
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Select, Update, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
@@ -257,11 +257,7 @@ def add_invoice(
     _ensure_kind(cart, CartKind.INVOICE, has_lines=bool(lines))
     for line_id, invoice_id, _currency in lines:
         if invoice_id == invoice.id:
-            connection.execute(
-                update(CartLine.__table__)
-                .where(CartLine.__table__.c.id == line_id)
-                .values(amount=chosen)
-            )
+            connection.execute(_change_amount_statement(), {"line_id": line_id, "amount": chosen})
             return InvoiceInCart(invoice, chosen)
     currencies = {currency for _id, _invoice_id, currency in lines}
     if currencies and invoice.currency not in currencies:
@@ -273,12 +269,27 @@ def add_invoice(
                 currency=invoice.currency,
             )
         )
-    connection.execute(
-        insert(CartLine.__table__).values(
-            cart_id=cart.id, kind=CartKind.INVOICE, invoice_id=invoice.id, amount=chosen
-        )
-    )
+    params = {"cart_id": cart.id, "invoice_id": invoice.id, "amount": chosen}
+    connection.execute(_add_line_statement(), params)
     return InvoiceInCart(invoice, chosen)
+
+
+@cache
+def _change_amount_statement() -> Update:
+    # Built once, like the insert below: statements built per call cost their cache key.
+    lines = CartLine.__table__
+    changed = lines.c.id == bindparam("line_id")
+    return update(lines).where(changed).values(amount=bindparam("amount"))
+
+
+@cache
+def _add_line_statement() -> Insert:
+    return insert(CartLine.__table__).values(
+        cart_id=bindparam("cart_id"),
+        kind=CartKind.INVOICE,
+        invoice_id=bindparam("invoice_id"),
+        amount=bindparam("amount"),
+    )
 
 
 @dataclass(frozen=True)
