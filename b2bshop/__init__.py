@@ -257,10 +257,11 @@ def _register_hooks(app: Flask) -> None:
 
     from b2bshop.cart.service import line_count
     from b2bshop.core.csrf_token import csrf_token
-    from b2bshop.core.frame import frame
+    from b2bshop.core.frame import cart_badge, frame
     from b2bshop.money import format_money
 
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["cart_badge"] = cart_badge
 
     @app.context_processor
     def _frame_context() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from b2bshop.accounts.access import buyer_required
 from b2bshop.cart import service
+from b2bshop.core.frame import cart_badge
 from b2bshop.errors import DomainError
 from b2bshop.extensions import db
 from b2bshop.htmx import hx_trigger, is_htmx
@@ -38,7 +39,7 @@ def show_cart():
 @bp.route("/cart/badge")
 @buyer_required()
 def badge():
-    return render_template("cart/_badge.html", count=service.line_count(current_user))
+    return cart_badge(service.line_count(current_user))
 
 
 @bp.route("/cart/invoices", methods=["POST"])

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, request, url_for
-from markupsafe import Markup
+from flask_babel import get_translations
+from markupsafe import Markup, escape
 
 #: The frame's links: name in base.html -> endpoint.
 LINKS = {
@@ -43,6 +44,25 @@ class Language:
 class Frame:
     urls: dict[str, Markup]
     languages: tuple[Language, ...]
+    #: The language buttons, for each current language (the one pressed).
+    buttons: dict[str, Markup]
+
+    def language_buttons(self, current: str) -> Markup:
+        """The language form's buttons, the current language's pressed: the same for every
+        page in that language, so built once."""
+        found = self.buttons.get(current)
+        if found is None:
+            out = []
+            for language in self.languages:
+                code = escape(language.code)
+                pressed = 'aria-pressed="true"' if language.code == current else ""
+                out.append(
+                    f'\n          <button type="submit" name="locale" value="{code}" '
+                    f'lang="{code}"\n                  title="{escape(language.name)}"\n'
+                    f"                  {pressed}>{escape(language.label)}</button>"
+                )
+            found = self.buttons[current] = Markup("".join(out))  # nosec B704 (escaped)
+        return found
 
 
 def frame() -> Frame:
@@ -58,5 +78,18 @@ def frame() -> Frame:
             Language(code, LANGUAGE_NAMES.get(code, code), code.upper())
             for code in current_app.config["LANGUAGES"]
         )
-        found = known[request.script_root] = Frame(urls, languages)
+        found = known[request.script_root] = Frame(urls, languages, {})
     return found
+
+
+def cart_badge(count: int) -> Markup:
+    """The cart badge: in the frame, and alone for the cart's cartChanged event (the
+    cart.badge endpoint). Refreshed by that event, which cart responses send in HX-Trigger."""
+    label = get_translations().ungettext(
+        "%(num)d line in the cart", "%(num)d lines in the cart", count
+    ) % {"num": count}
+    return Markup(  # nosec B704 (every value escaped)
+        f'<span id="cart-badge" class="badge" hx-get="{frame().urls["badge"]}" '
+        'hx-trigger="cartChanged from:body" hx-swap="outerHTML"\n      '
+        f'aria-label="{escape(label)}">{count}</span>'
+    )
