@@ -10,11 +10,13 @@ shown apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from urllib.parse import quote
 
 from babel.support import NullTranslations
 from flask import current_app, request, url_for
@@ -209,6 +211,24 @@ def row_urls() -> dict[str, str]:
     return urls
 
 
+#: The characters url_for leaves as they are in a path segment (werkzeug's converters).
+SEGMENT_SAFE = "!$&'()*+,/:;=@"
+_QUOTED = re.compile(r"[^A-Za-z0-9_.~!$&'()*+,/:;=@-]")
+
+
+def url_segment(number: str) -> str:
+    """An invoice number in a URL, as url_for quotes it (most need nothing)."""
+    return quote(number, safe=SEGMENT_SAFE) if _QUOTED.search(number) else number
+
+
+def invoice_urls(number: str) -> dict[str, str]:
+    """One invoice's URLs (its page, downloads, request, the pay form's action) from
+    row_urls(), the number quoted as url_for quotes it: the invoice page showed five, each
+    a route built again."""
+    segment = url_segment(number)
+    return {key: url.replace(NUMBER, segment) for key, url in row_urls().items()}
+
+
 def rows_markup(
     rows: list[InvoiceRow],
     several_accounts: bool,
@@ -235,8 +255,8 @@ def rows_markup(
     out: list[str] = []
     add = out.append
     for row in rows:
-        raw = row.number
-        n = esc(raw)
+        n = esc(row.number)
+        raw = url_segment(row.number)
         status = esc(row.status)
         add(f'<tr id="invoice-{n}" data-status="{status}">\n')
         if can_pay:

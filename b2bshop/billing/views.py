@@ -9,7 +9,14 @@ from flask_login import current_user
 from b2bshop.accounts.access import buyer_required
 from b2bshop.billing import list_cache, listing, pdf, service
 from b2bshop.billing.forms import InvoiceFilterForm, filter_from
-from b2bshop.billing.presenters import invoice_rows, list_labels, row_urls, rows_markup, settled
+from b2bshop.billing.presenters import (
+    invoice_rows,
+    invoice_urls,
+    list_labels,
+    row_urls,
+    rows_markup,
+    settled,
+)
 from b2bshop.core.csv_safe import streamed_csv, text_cell
 from b2bshop.core.listing import PlainFilter, list_response, parse_filter
 from b2bshop.core.read_only import read_only
@@ -131,6 +138,7 @@ def show_invoice(number: str):
         "billing/_invoice_detail.html",
         invoice=invoice,
         terms_name=details.terms_name,
+        links=invoice_urls(invoice.number),
         settlements=settlements,
         pending=[row for row in rows if row.status == PaymentStatus.PENDING],
         settled=settled(settlements),

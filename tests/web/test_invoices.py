@@ -402,3 +402,25 @@ def test_invoice_page_names_its_own_terms_else_its_customers(client, login):
     for number, name in expected.items():
         html = client.get(f"/invoices/{number}").get_data(as_text=True)
         assert f"<dt>Payment terms</dt><dd>{name}</dd>" in html, number
+
+
+@pytest.mark.parametrize("number", ["INV-000123", "2026 A-7", "X#1?y=%", "Fä-1", "A/B"])
+def test_invoice_urls_are_url_fors(app, number):
+    """The list rows and the invoice page put the number into URLs built once
+    (presenters.invoice_urls, rows_markup); the result is url_for's, quoting included."""
+    from flask import url_for
+
+    from b2bshop.billing.presenters import invoice_urls
+
+    endpoints = {
+        "show": "billing.show_invoice",
+        "pdf": "billing.invoice_pdf",
+        "ubl": "billing.invoice_ubl",
+        "facturx": "billing.invoice_facturx",
+        "request": "requests.request_invoice",
+    }
+    with app.test_request_context("/invoices"):
+        urls = invoice_urls(number)
+        for key, endpoint in endpoints.items():
+            assert urls[key] == url_for(endpoint, number=number), key
+        assert urls["pay"] == url_for("cart.add_invoice")
