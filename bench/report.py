@@ -670,7 +670,7 @@ def write_report(r: dict) -> Path:
         "The *full /invoices page* is what a link or a reload gets (no HX-Request): never "
         "cached, the page frame around the same fragment, two queries as well (the cart "
         "badge's count comes with the user). The *invoice page* runs three (the user with the "
-        "cart count, the invoice with its payment terms and lines, its payments).",
+        "cart count, the invoice with its lines and its terms' name, its payments).",
         "",
         "## Targets",
         "",
