@@ -290,7 +290,7 @@ def _register_hooks(app: Flask) -> None:
             "cart_count": cart_count,
             "csrf_token": csrf_token,  # instead of Flask-WTF's: signed once a minute
             "current_locale": str(locale),
-            "frame": frame,  # called by base.html: emails render outside any request
+            "frame": frame,  # called by base.html, the one template that needs it
             "money": money,
             "format_date": format_date,
             "format_datetime": format_timestamp,

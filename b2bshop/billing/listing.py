@@ -38,7 +38,7 @@ from b2bshop.billing.models import (
     is_invoice,
     signed_balance,
 )
-from b2bshop.billing.service import visible_accounts
+from b2bshop.billing.service import visible_accounts, visible_by_number, visible_by_number_params
 from b2bshop.core import listing as core_listing
 from b2bshop.core.listing import PAGE_SIZE, BadCursor
 from b2bshop.extensions import db
@@ -88,20 +88,16 @@ def listed_invoice(user: User, number: str) -> ListedInvoice | None:
     """One of the user's invoices by number, as the list's plain row, scoped as
     service.get_visible_invoice: for a path that reads the invoice and writes elsewhere
     (adding it to the cart), where its ORM object was a tenth of the request."""
-    accounts = [account.id for account in visible_accounts(user)]
-    if not accounts:
+    params = visible_by_number_params(user, number)
+    if params is None:
         return None
-    params = {"accounts": accounts, "number": number}
     row = db.session.connection().execute(_listed_by_number(), params).first()
     return ListedInvoice(row) if row is not None else None
 
 
 @lru_cache(maxsize=1)
 def _listed_by_number() -> Select:
-    return select(*LISTED_COLUMNS).where(
-        Invoice.customer_id.in_(bindparam("accounts", expanding=True)),
-        Invoice.number == bindparam("number"),
-    )
+    return select(*LISTED_COLUMNS).where(*visible_by_number())
 
 
 @dataclass(frozen=True)

@@ -105,13 +105,10 @@ def invoice_rows(page: InvoicePage, today: date) -> list[InvoiceRow]:
             )
         paid = invoice.status == InvoiceStatus.PAID
         credit_note = invoice.credit_note
-        status = invoice.status.value
-        if credit_note:
-            status = "credit_used" if paid else "credit_open"
         rows.append(
             InvoiceRow(
                 number=invoice.number,
-                status=status,
+                status=status_key(invoice),
                 account=names.get(invoice.customer_id, ""),
                 invoice_date=day(invoice.invoice_date),
                 due_date=day(invoice.due_date),
@@ -177,17 +174,20 @@ def _labels(translations: NullTranslations) -> ListLabels:
     )
 
 
-def status_badge(invoice: InvoiceAmounts) -> Markup:
-    """The invoice's status as a badge (a credit note's in its own words). A template
-    function rather than an included template: an include set up a context of its own, a
-    twentieth of the invoice page."""
+def status_key(invoice: InvoiceAmounts) -> str:
+    """The invoice's status as STATUS_LABELS names it: a credit note's in its own words."""
     status = invoice.status.value
     if invoice.credit_note:
-        status_key = "credit_used" if status == "paid" else "credit_open"
-    else:
-        status_key = status
-    label = list_labels().status_label[status_key]
-    return Markup(f'<span class="status status-{escape(status)}">{label}</span>')  # nosec B704
+        return "credit_used" if invoice.status == InvoiceStatus.PAID else "credit_open"
+    return status
+
+
+def status_badge(invoice: InvoiceAmounts) -> Markup:
+    """The invoice's status as a badge. A template function rather than an included
+    template: an include set up a context of its own, a twentieth of the invoice page."""
+    label = list_labels().status_label[status_key(invoice)]
+    status = escape(invoice.status.value)
+    return Markup(f'<span class="status status-{status}">{label}</span>')  # nosec B704
 
 
 #: The number's place in a row URL built once (url_for costs as much as a row's markup).

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, Select, bindparam, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, case, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from b2bshop.accounts.models import Customer, PaymentTerms, User
@@ -54,14 +54,28 @@ def visible_invoices(user: User) -> Select:
     return select(Invoice).where(Invoice.customer_id.in_(_visible_customer_ids(user)))
 
 
-def get_visible_invoice(user: User, number: str) -> Invoice | None:
-    """One of the user's invoices by number, scoped to the accounts loaded with the user
-    (the same two as visible_invoices), from a statement built once: the invoice's
-    downloads and adding it to the cart run it on every request."""
+def visible_by_number() -> tuple[ColumnElement[bool], ...]:
+    """One of the user's invoices by number, for statements built once: the accounts loaded
+    with the user (the same two as visible_invoices) and the number, as bound parameters
+    (visible_by_number_params gives them)."""
+    return (
+        Invoice.customer_id.in_(bindparam("accounts", expanding=True)),
+        Invoice.number == bindparam("number"),
+    )
+
+
+def visible_by_number_params(user: User, number: str) -> dict[str, Any] | None:
+    """The parameters of visible_by_number(); None when the user sees no account."""
     accounts = [account.id for account in visible_accounts(user)]
-    if not accounts:
+    return {"accounts": accounts, "number": number} if accounts else None
+
+
+def get_visible_invoice(user: User, number: str) -> Invoice | None:
+    """One of the user's invoices by number, from a statement built once: the invoice's
+    downloads run it on every request."""
+    params = visible_by_number_params(user, number)
+    if params is None:
         return None
-    params = {"number": number, "accounts": accounts}
     return db.session.scalars(_visible_invoice_statement(False), params).first()
 
 
@@ -78,10 +92,9 @@ def get_invoice_details(user: User, number: str) -> InvoiceDetails | None:
     """The invoice page's invoice, scoped as get_visible_invoice, with its lines and its
     terms' name in the same query. Its customer is one of the accounts loaded with the
     user, so `invoice.customer` costs no query either."""
-    accounts = [account.id for account in visible_accounts(user)]
-    if not accounts:
+    params = visible_by_number_params(user, number)
+    if params is None:
         return None
-    params = {"number": number, "accounts": accounts}
     row = db.session.execute(_visible_invoice_statement(True), params).unique().first()
     return InvoiceDetails(row[0], row[1]) if row is not None else None
 
@@ -89,10 +102,7 @@ def get_invoice_details(user: User, number: str) -> InvoiceDetails | None:
 @cache
 def _visible_invoice_statement(with_details: bool) -> Select:
     # Built once: with_details for the invoice page, without for everything else.
-    scope = (
-        Invoice.customer_id.in_(bindparam("accounts", expanding=True)),
-        Invoice.number == bindparam("number"),
-    )
+    scope = visible_by_number()
     if not with_details:
         return select(Invoice).where(*scope)
     # Invoice.terms, as a name: the invoice's terms, else its customer's. A column rather

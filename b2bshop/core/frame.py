@@ -1,34 +1,16 @@
-"""The parts of the page frame (templates/base.html) that are the same on every page: its
-links and its language buttons, built once per process and script root. As a dozen url_for
-calls and a loop on every full page, they were a tenth of the invoice page's work."""
+"""Parts of the page frame (templates/base.html) built in Python: the language buttons, the
+same on every page in a language and so built once, and the cart badge, a function rather
+than an included template (an include sets up a context of its own). The frame's links come
+from the templates' url_for, which remembers them (b2bshop/__init__.py: _page_url_for)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from flask_babel import get_translations
 from markupsafe import Markup, escape
 
-#: The frame's links: name in base.html -> endpoint.
-LINKS = {
-    "home": "core.home",
-    "catalog": "catalog.list_products",
-    "invoices": "billing.list_invoices",
-    "cart": "cart.show_cart",
-    "badge": "cart.badge",
-    "account": "accounts.account",
-    "admin": "admin.dashboard",
-    "set_locale": "core.set_locale",
-    "logout": "accounts.logout",
-}
-#: The frame's static files: name in base.html -> file in static/.
-STATIC_FILES = {
-    "css": "app.css",
-    "favicon": "favicon.svg",
-    "htmx": "htmx-2.0.11.min.js",
-    "js": "app.js",
-}
 #: Each language in its own words, as its button's title says it.
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "nb": "Norsk bokmål", "nl": "Nederlands"}
 
@@ -42,7 +24,6 @@ class Language:
 
 @dataclass(frozen=True)
 class Frame:
-    urls: dict[str, Markup]
     languages: tuple[Language, ...]
     #: The language buttons, for each current language (the one pressed).
     buttons: dict[str, Markup]
@@ -66,19 +47,13 @@ class Frame:
 
 
 def frame() -> Frame:
-    known = current_app.extensions.setdefault("b2bshop.frame", {})
-    found = known.get(request.script_root)
+    found = current_app.extensions.get("b2bshop.frame")
     if found is None:
-        urls = {name: Markup.escape(url_for(endpoint)) for name, endpoint in LINKS.items()}
-        urls |= {
-            name: Markup.escape(url_for("static", filename=filename))
-            for name, filename in STATIC_FILES.items()
-        }
         languages = tuple(
             Language(code, LANGUAGE_NAMES.get(code, code), code.upper())
             for code in current_app.config["LANGUAGES"]
         )
-        found = known[request.script_root] = Frame(urls, languages, {})
+        found = current_app.extensions["b2bshop.frame"] = Frame(languages, {})
     return found
 
 
@@ -89,7 +64,7 @@ def cart_badge(count: int) -> Markup:
         "%(num)d line in the cart", "%(num)d lines in the cart", count
     ) % {"num": count}
     return Markup(  # nosec B704 (every value escaped)
-        f'<span id="cart-badge" class="badge" hx-get="{frame().urls["badge"]}" '
+        f'<span id="cart-badge" class="badge" hx-get="{escape(url_for("cart.badge"))}" '
         'hx-trigger="cartChanged from:body" hx-swap="outerHTML"\n      '
         f'aria-label="{escape(label)}">{count}</span>'
     )

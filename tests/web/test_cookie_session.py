@@ -61,23 +61,23 @@ def test_a_remembered_cookie_still_expires(make_app, monkeypatch):
     assert client.get("/get").get_data(as_text=True) == "-"
 
 
-def test_a_changed_cookie_is_refused_after_the_real_one_was_remembered(make_app):
-    app = _app(make_app)
+def _remembered(app: Flask):  # type: ignore[no-untyped-def]
+    """A client whose session holds "a", its cookie verified (and so remembered), and a
+    second client."""
     client = app.test_client()
     client.get("/set/a")
     assert client.get("/get").get_data(as_text=True) == "a"
-    cookie = client.get_cookie("session").value
-    forged = app.test_client()
+    return client, client.get_cookie("session").value, app.test_client()
+
+
+def test_a_changed_cookie_is_refused_after_the_real_one_was_remembered(make_app):
+    _client, cookie, forged = _remembered(_app(make_app))
     forged.set_cookie("session", cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"))
     assert forged.get("/get").get_data(as_text=True) == "-"
 
 
 def test_what_a_request_changes_is_not_seen_by_another_with_the_same_cookie(make_app):
-    app = _app(make_app)
-    client = app.test_client()
-    client.get("/set/a")
-    cookie = client.get_cookie("session").value
-    other = app.test_client()
+    client, cookie, other = _remembered(_app(make_app))
     other.set_cookie("session", cookie)
     assert other.get("/change").status_code == 200
     assert client.get("/get").get_data(as_text=True) == "a"
