@@ -58,3 +58,48 @@ def test_a_dropped_connection_is_replaced_without_a_round_trip(app, demo, client
     assert response.status_code == 200
     assert "INV-" in response.get_data(as_text=True)
     assert replaced, "the dropped connection was used, not replaced"
+
+
+def test_the_description_is_made_when_read_and_is_psycopgs(app, demo):
+    from b2bshop.core.connections import OnDemandDescriptionCursor
+
+    with app.app_context():
+        raw = db.session.connection().connection.dbapi_connection
+        cursor = raw.cursor()
+        assert isinstance(cursor, OnDemandDescriptionCursor)
+        cursor.execute("SELECT 1 AS one, 'x'::text AS name, now() AS at")
+        description = cursor.description
+        assert len(description) == 3
+        assert description._columns is None  # nothing made yet
+        expected = psycopg.Cursor.description.fget(cursor)
+        assert [tuple(c) for c in description] == [tuple(c) for c in expected]
+        assert description[1].name == "name" and description[-1].type_code == expected[-1].type_code
+        # A statement with no columns is psycopg's own answer.
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        assert cursor.description is None
+        cursor.close()
+        db.session.rollback()
+
+
+def test_a_description_read_after_the_next_query_is_refused(app, demo):
+    with app.app_context():
+        raw = db.session.connection().connection.dbapi_connection
+        cursor = raw.cursor()
+        cursor.execute("SELECT 1 AS one")
+        stale = cursor.description
+        cursor.execute("SELECT 2 AS two, 3 AS three")
+        with pytest.raises(RuntimeError, match="another query"):
+            stale[0]
+        assert [c.name for c in cursor.description] == ["two", "three"]
+        cursor.close()
+        db.session.rollback()
+
+
+def test_sqlalchemy_results_still_name_their_columns(app, demo):
+    from sqlalchemy import text
+
+    with app.app_context():
+        # Text statements are not cached: SQLAlchemy reads every column's name.
+        row = db.session.execute(text("SELECT 7 AS seven, 'a' AS letter")).mappings().one()
+        assert row == {"seven": 7, "letter": "a"}
+        db.session.rollback()
