@@ -257,11 +257,13 @@ def _register_hooks(app: Flask) -> None:
 
     from b2bshop.cart.service import line_count
     from b2bshop.core.csrf_token import csrf_token
-    from b2bshop.core.frame import cart_badge, frame
+    from b2bshop.core.frame import cart_badge, error_summary_items, site_header
     from b2bshop.money import format_money
 
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["cart_badge"] = cart_badge
+    app.jinja_env.globals["site_header"] = site_header
+    app.jinja_env.globals["error_summary_items"] = error_summary_items
 
     @app.context_processor
     def _frame_context() -> dict[str, Any]:
@@ -290,7 +292,6 @@ def _register_hooks(app: Flask) -> None:
             "cart_count": cart_count,
             "csrf_token": csrf_token,  # instead of Flask-WTF's: signed once a minute
             "current_locale": str(locale),
-            "frame": frame,  # called by base.html, the one template that needs it
             "money": money,
             "format_date": format_date,
             "format_datetime": format_timestamp,

@@ -13,6 +13,7 @@ from b2bshop.cart.models import Cart, CartKind, CartLine
 from b2bshop.catalog.models import Product
 from b2bshop.extensions import db
 from b2bshop.money import format_money
+from tests.conftest import csrf_token_from
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,3 +174,98 @@ def test_money_is_formatted_for_the_locale(app, locale, expected):
 
     with app.test_request_context(), force_locale(locale):
         assert format_money(Decimal("1234.50"), "EUR") == expected
+
+
+def _header(html: str) -> str:
+    return html.split('<header class="site-header">', 1)[1].split("</header>", 1)[0]
+
+
+def test_the_kept_site_header_is_each_users_own(app, demo, login, client):
+    """The header is rendered once per language, kind of user and section
+    (core/frame.py: site_header); what is the user's or the request's is filled in."""
+    with app.app_context():
+        user = db.session.query(User).filter_by(email="buyer@contoso.example").one()
+        product = db.session.query(Product).first()
+        line = CartLine(kind=CartKind.ITEM, product_id=product.id, quantity=1)
+        db.session.add(Cart(user_id=user.id, kind=CartKind.ITEM, lines=[line]))
+        db.session.commit()
+    other = app.test_client()
+    login("buyer@contoso.example")
+    login("ap@contoso.example", c=other)  # same customer, same kind of user, empty cart
+    for path in ("/invoices", "/invoices"):  # the second answer comes from the kept header
+        mine, theirs = client.get(path), other.get(path)
+        mine_html, theirs_html = mine.get_data(as_text=True), theirs.get_data(as_text=True)
+        assert re.search(r'id="cart-badge"[^>]*aria-label="1 line in the cart">1<', mine_html)
+        assert re.search(r'id="cart-badge"[^>]*aria-label="0 lines in the cart">0<', theirs_html)
+        for html in (mine_html, theirs_html):
+            header = _header(html)
+            # Each page's own token, in both header forms and in htmx's headers.
+            token = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+            assert header.count(f'name="csrf_token" value="{token}"') == 2
+            assert '<a href="/invoices" aria-current="page">Invoices</a>' in header
+            assert "\x00" not in html
+        assert csrf_token_from(_header(mine_html)) != csrf_token_from(_header(theirs_html))
+
+
+def test_the_site_header_marks_the_section_and_escapes_the_way_back(app, demo, login, client):
+    login("buyer@contoso.example")
+    home = _header(client.get("/").get_data(as_text=True))
+    assert "aria-current" not in home
+    account = _header(client.get("/account").get_data(as_text=True))
+    assert re.findall(r'<a href="([^"]+)" aria-current="page">', account) == ["/account"]
+    html = client.get("/invoices?q=%3Cb%3E%22x&status=unpaid").get_data(as_text=True)
+    back = re.search(r'name="next" value="([^"]*)"', _header(html)).group(1)
+    assert back == "/invoices?q=%3Cb%3E%22x&amp;status=unpaid"
+    assert "<b>" not in _header(html)
+    # The language form takes it back there.
+    response = client.post(
+        "/locale", data={"locale": "fr", "next": "/invoices?status=unpaid", "csrf_token": ""}
+    )
+    assert response.headers["Location"] == "/invoices?status=unpaid"
+    french = _header(client.get("/invoices").get_data(as_text=True))
+    assert "Factures" in french and 'aria-label="0 lignes' not in french
+
+
+def test_the_site_header_of_a_store_admin_and_of_a_stranger(app, demo, login, client):
+    stranger = _header(client.get("/login").get_data(as_text=True))
+    assert "main-nav" not in stranger and "Sign out" not in stranger
+    assert 'name="next" value="/login"' in stranger
+    login("admin@b2bshop.example")
+    admin = _header(client.get("/admin/").get_data(as_text=True))
+    assert 'href="/admin/" aria-current="page">Admin</a>' in admin
+    assert "cart-badge" not in admin and "Sign out" in admin
+
+
+def test_the_error_summary_items(app):
+    from flask import flash
+    from flask_wtf import FlaskForm
+    from markupsafe import Markup
+    from wtforms import StringField
+    from wtforms.validators import DataRequired
+
+    from b2bshop.core.frame import error_summary_items
+
+    class Form(FlaskForm):
+        name = StringField("Name", validators=[DataRequired("Enter a name.")])
+        code = StringField(Markup("<abbr>Code</abbr>"), validators=[DataRequired("Enter <it>.")])
+
+    with app.test_request_context("/", method="POST", data={}):
+        form = Form(meta={"csrf": False})
+        assert not form.validate()
+        flash("No such customer.", "error")
+        flash("Please correct the fields marked below.", "error")
+        flash("Saved.", "success")
+        items = error_summary_items(
+            {"No such customer.": "customer"}, "fallback", [form], [(None, "By hand.")]
+        )
+        assert items == [
+            ("customer", "No such customer."),
+            ("name", "Name: Enter a name."),
+            ("code", Markup("<abbr>Code</abbr>: Enter &lt;it&gt;.")),
+            (None, "By hand."),
+        ]  # the generic line dropped: the others say more
+    with app.test_request_context("/"):
+        flash("Please correct the fields marked below.", "error")
+        assert error_summary_items(None, None, None, None) == [
+            (None, "Please correct the fields marked below.")
+        ]
