@@ -258,12 +258,14 @@ def _register_hooks(app: Flask) -> None:
     from b2bshop.cart.service import line_count
     from b2bshop.core.csrf_token import csrf_token
     from b2bshop.core.frame import cart_badge, error_summary_items, site_header
+    from b2bshop.i18n import LANGUAGE_NAMES
     from b2bshop.money import format_money
 
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["cart_badge"] = cart_badge
     app.jinja_env.globals["site_header"] = site_header
     app.jinja_env.globals["error_summary_items"] = error_summary_items
+    app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
 
     @app.context_processor
     def _frame_context() -> dict[str, Any]:

@@ -75,6 +75,11 @@ def render_gettext() -> dict[str, Any]:
     return {"gettext": gettext, "ngettext": ngettext, "lazy_text": text}
 
 
+#: Each language in its own words: the language buttons' titles, the language choices of
+#: forms and the account page. The same in every page language, so never translated.
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "nb": "Norsk bokmål", "nl": "Nederlands"}
+
+
 def N_(message: str) -> str:
     """Mark a string for the catalogs where it is translated later, at display time."""
     return message

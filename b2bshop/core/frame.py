@@ -16,9 +16,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from b2bshop.core.csrf_token import csrf_token
-
-#: Each language in its own words, as its button's title says it.
-LANGUAGE_NAMES = {"en": "English", "fr": "Français", "nb": "Norsk bokmål", "nl": "Nederlands"}
+from b2bshop.i18n import LANGUAGE_NAMES
 
 
 @dataclass(frozen=True)

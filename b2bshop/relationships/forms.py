@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 from b2bshop.core.fields import AmountField
 from b2bshop.core.inputs import coerce_id
 from b2bshop.core.listing import ListFilterForm
+from b2bshop.i18n import LANGUAGE_NAMES
 
 #: The countries a business may sign up from (names from Babel in the page's language).
 COUNTRIES = (
@@ -20,12 +21,7 @@ COUNTRIES = (
     "SK", "US",
 )  # fmt: skip
 
-LANGUAGE_CHOICES = [
-    SelectChoice("en", "English"),
-    SelectChoice("fr", "Français"),
-    SelectChoice("nb", "Norsk bokmål"),
-    SelectChoice("nl", "Nederlands"),
-]
+LANGUAGE_CHOICES = [SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()]
 
 KIND_CHOICES = [
     SelectChoice("", _l("Leads and prospects")),

@@ -254,3 +254,9 @@ def test_the_recipients_list_pages_filters_and_keeps_its_place_after_a_response(
     assert "1 recipient" in found and "Call back Monday" in found
     assert "32 recipients" in admin.get(f"{url}&response=none").get_data(as_text=True)
     assert "33 recipients" in admin.get(f"{url}&campaign=999999x").get_data(as_text=True)
+
+
+def test_the_campaign_form_names_each_message_in_its_own_language(admin):
+    html = admin.get("/admin/campaigns/new").get_data(as_text=True)
+    legends = re.findall(r"<legend>Message in ([^<]+)</legend>", html)
+    assert legends == ["English", "Français", "Norsk bokmål", "Nederlands"]

@@ -136,7 +136,8 @@ def test_locale_from_user_then_cookie_then_accept_language(client, demo, login, 
         user.locale = "nb"
         db.session.commit()
     login("ap@contoso.example")
-    assert '<html lang="nb">' in client.get("/account").get_data(as_text=True)
+    account = client.get("/account").get_data(as_text=True)
+    assert '<html lang="nb">' in account and "<dd>Norsk bokmål</dd>" in account
     # switching while signed in stores the choice on the user
     client.post("/locale", data={"locale": "nl", "next": "/account"})
     with app.app_context():
