@@ -1,8 +1,8 @@
 """Parts of the page frame (templates/base.html) made once and kept: the site header
 (templates/_site_header.html), the same for every page of a language, kind of user and
-section but for its CSRF token, the page to come back to and the cart badge; the language
-buttons; the cart badge, a function rather than an included template (an include sets up a
-context of its own)."""
+section but for its CSRF token, the page to come back to and the cart badge; and the cart
+badge, a function rather than an included template (an include sets up a context of its
+own), which the cart.badge endpoint also answers with."""
 
 from __future__ import annotations
 
@@ -30,16 +30,14 @@ class Language:
 SECTIONS = frozenset({"catalog", "billing", "cart", "admin"})
 #: Stand-ins for the header's per-request values: characters no URL, token or markup has.
 _CSRF, _NEXT, _BADGE = "\x00csrf\x00", "\x00next\x00", "\x00badge\x00"
-#: Kept headers at most; the key's parts are few (languages, kinds of user, sections), so
-#: more means script roots that vary, and those are rendered each time rather than kept.
-MAX_HEADERS = 256
+#: Headers and badges kept, at most each; their keys' parts are few (languages, kinds of
+#: user, sections, counts), so more means script roots that vary: rendered, not kept.
+MAX_KEPT = 256
 
 
 @dataclass(frozen=True)
 class Frame:
     languages: tuple[Language, ...]
-    #: The language buttons, for each current language (the one pressed).
-    buttons: dict[str, Markup]
     #: The site header with its stand-ins, by site_header()'s key.
     headers: dict[tuple, str] = field(default_factory=dict)
     #: Cart badges by language, script root and count.
@@ -57,7 +55,7 @@ class Frame:
                 'hx-trigger="cartChanged from:body" hx-swap="outerHTML"\n      '
                 f'aria-label="{escape(label)}">{count}</span>'
             )
-            if len(self.badges) < MAX_HEADERS:
+            if len(self.badges) < MAX_KEPT:
                 self.badges[key] = found
         return found
 
@@ -88,35 +86,19 @@ class Frame:
                 store_admin=key[4],
                 section=key[5],
                 on_account=key[6],
-                language_buttons=self.language_buttons(locale),
+                languages=self.languages,
+                current_locale=locale,
                 csrf=_CSRF,
                 next_path=_NEXT,
                 badge=_BADGE,
             )
-            if len(self.headers) < MAX_HEADERS:
+            if len(self.headers) < MAX_KEPT:
                 self.headers[key] = text
         back = req.full_path if req.query_string else req.path
         text = text.replace(_CSRF, str(escape(csrf_token()))).replace(_NEXT, str(escape(back)))
         if buyer:
             text = text.replace(_BADGE, self.badge(locale, cart_count()))
         return Markup(text)  # nosec B704 (rendered with autoescape; the values escaped)
-
-    def language_buttons(self, current: str) -> Markup:
-        """The language form's buttons, the current language's pressed: the same for every
-        page in that language, so built once."""
-        found = self.buttons.get(current)
-        if found is None:
-            out = []
-            for language in self.languages:
-                code = escape(language.code)
-                pressed = 'aria-pressed="true"' if language.code == current else ""
-                out.append(
-                    f'\n          <button type="submit" name="locale" value="{code}" '
-                    f'lang="{code}"\n                  title="{escape(language.name)}"\n'
-                    f"                  {pressed}>{escape(language.label)}</button>"
-                )
-            found = self.buttons[current] = Markup("".join(out))  # nosec B704 (escaped)
-        return found
 
 
 def frame() -> Frame:
@@ -126,7 +108,7 @@ def frame() -> Frame:
             Language(code, LANGUAGE_NAMES.get(code, code), code.upper())
             for code in current_app.config["LANGUAGES"]
         )
-        found = current_app.extensions["b2bshop.frame"] = Frame(languages, {})
+        found = current_app.extensions["b2bshop.frame"] = Frame(languages)
     return found
 
 

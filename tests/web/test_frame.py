@@ -219,12 +219,12 @@ def test_the_site_header_marks_the_section_and_escapes_the_way_back(app, demo, l
     assert back == "/invoices?q=%3Cb%3E%22x&amp;status=unpaid"
     assert "<b>" not in _header(html)
     # The language form takes it back there.
-    response = client.post(
-        "/locale", data={"locale": "fr", "next": "/invoices?status=unpaid", "csrf_token": ""}
-    )
+    response = client.post("/locale", data={"locale": "fr", "next": "/invoices?status=unpaid"})
     assert response.headers["Location"] == "/invoices?status=unpaid"
     french = _header(client.get("/invoices").get_data(as_text=True))
-    assert "Factures" in french and 'aria-label="0 lignes' not in french
+    assert "Factures" in french and 'aria-label="0 ligne dans le panier">0<' in french
+    assert re.search(r'value="fr" lang="fr"\s+title="Français"\s+aria-pressed="true">FR<', french)
+    assert french.count("aria-pressed") == 1
 
 
 def test_the_site_header_of_a_store_admin_and_of_a_stranger(app, demo, login, client):
