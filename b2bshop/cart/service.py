@@ -50,24 +50,26 @@ class NotPermitted(DomainError):
     status_code = 403
 
 
-def get_cart(user: User, *, lock: bool = False, with_lines: bool = True) -> Cart | None:
+def get_cart(user: User, *, lock: bool = False) -> Cart | None:
     """The user's cart with its lines; `lock` holds its row until the commit."""
-    cart = db.session.scalar(_cart_statement(lock, with_lines), {"user_id": user.id})
-    if cart is not None and with_lines:
+    cart = db.session.scalar(_cart_statement(lock), {"user_id": user.id})
+    if cart is not None:
         price_items(user, cart)
     return cart
 
 
 @cache
-def _cart_statement(lock: bool, with_lines: bool) -> Select:
+def _cart_statement(lock: bool) -> Select:
     # Built once per kind: every add to the cart locks the cart with it.
-    stmt = select(Cart).where(Cart.user_id == bindparam("user_id"))
-    if with_lines:
-        # The lines with their invoice or product in one query (not one more for each).
-        stmt = stmt.options(
+    # The lines with their invoice or product in one query (not one more for each).
+    stmt = (
+        select(Cart)
+        .where(Cart.user_id == bindparam("user_id"))
+        .options(
             selectinload(Cart.lines).joinedload(CartLine.invoice),
             selectinload(Cart.lines).joinedload(CartLine.product),
         )
+    )
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return stmt
@@ -136,20 +138,24 @@ def _line_count_statement() -> Select:
     )
 
 
-def _cart_for_update(user: User, *, with_lines: bool = True) -> Cart:
+def _cart_for_update(user: User) -> Cart:
     """The user's cart, created if need be, locked until the commit: two adds at once (a
     double click) run one after the other, so neither fails on a unique constraint (one
-    cart per user, one line per invoice) and the second sees the first's line.
-    `with_lines=False`: the cart row alone (the caller reads its lines itself)."""
-    cart = get_cart(user, lock=True, with_lines=with_lines)
+    cart per user, one line per invoice) and the second sees the first's line."""
+    cart = get_cart(user, lock=True)
     if cart is None:
-        upsert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-        db.session.execute(
-            upsert(Cart).values(user_id=user.id).on_conflict_do_nothing(index_elements=["user_id"])
-        )
-        cart = get_cart(user, lock=True, with_lines=with_lines)
+        _create_cart(user)
+        cart = get_cart(user, lock=True)
         assert cart is not None
     return cart
+
+
+def _create_cart(user: User) -> None:
+    """An empty cart for the user, unless another request made it first."""
+    upsert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        upsert(Cart).values(user_id=user.id).on_conflict_do_nothing(index_elements=["user_id"])
+    )
 
 
 def payable_amount(invoice: Invoice | ListedInvoice, today: date) -> Decimal:
@@ -189,17 +195,20 @@ def check_amount(invoice: Invoice | ListedInvoice, text: str | None, today: date
     return quantize(amount, invoice.currency)
 
 
-def _ensure_kind(cart: Cart, kind: CartKind, *, has_lines: bool | None = None) -> None:
-    """The cart takes `kind` when it is empty; a cart of the other kind refuses it.
-    `has_lines`: whether the cart has lines, when the caller knows (else cart.lines)."""
-    if has_lines is None:
-        has_lines = bool(cart.lines)
-    if cart.kind is None or not has_lines:
+def _ensure_kind(cart: Cart, kind: CartKind) -> None:
+    """The cart takes `kind` when it is empty; a cart of the other kind refuses it."""
+    if _takes_kind(cart.kind, kind, has_lines=bool(cart.lines)):
         cart.kind = kind
         db.session.flush()
-        return
-    if cart.kind == kind:
-        return
+
+
+def _takes_kind(current: CartKind | None, kind: CartKind, *, has_lines: bool) -> bool:
+    """Whether a cart of kind `current` must be set to `kind` (it is empty and of another
+    kind or none); a cart holding the other kind refuses it (CartConflict)."""
+    if current is None or not has_lines:
+        return current != kind
+    if current == kind:
+        return False
     if kind == CartKind.INVOICE:
         raise CartConflict(
             _l(
@@ -246,15 +255,14 @@ def add_invoice(
         if amount not in (None, "")
         else payable_amount(invoice, today)
     )
-    cart = _cart_for_update(user, with_lines=False)
-    # From the lock to the commit, other adds to this cart wait: the lines are read and the
-    # line written with plain statements, not as ORM objects with their invoices and
-    # products (that cost a third of this request, all of it inside the lock).
-    # Core statements on the session's connection (no ORM execute, no autoflush: the
-    # cart's kind is flushed by _ensure_kind).
+    # From the lock to the commit, other adds to this cart wait: the cart is locked, its
+    # lines read and the line written with plain statements, not as ORM objects (the cart,
+    # its lines' invoices and products cost a third of this request, all of it inside the
+    # lock).
     connection = db.session.connection()
-    lines = connection.execute(_invoice_lines_statement(), {"cart_id": cart.id}).all()
-    _ensure_kind(cart, CartKind.INVOICE, has_lines=bool(lines))
+    cart_id, kind, lines = _lock_cart_with_invoice_lines(user)
+    if _takes_kind(kind, CartKind.INVOICE, has_lines=bool(lines)):
+        connection.execute(_set_kind_statement(), {"cart_id": cart_id, "kind": CartKind.INVOICE})
     for line_id, invoice_id, _currency in lines:
         if invoice_id == invoice.id:
             connection.execute(_change_amount_statement(), {"line_id": line_id, "amount": chosen})
@@ -269,7 +277,7 @@ def add_invoice(
                 currency=invoice.currency,
             )
         )
-    params = {"cart_id": cart.id, "invoice_id": invoice.id, "amount": chosen}
+    params = {"cart_id": cart_id, "invoice_id": invoice.id, "amount": chosen}
     connection.execute(_add_line_statement(), params)
     return InvoiceInCart(invoice, chosen)
 
@@ -301,6 +309,37 @@ class InvoiceInCart:
     amount: Decimal
 
 
+def _lock_cart_with_invoice_lines(
+    user: User,
+) -> tuple[int, CartKind | None, list[tuple[int, int | None, str | None]]]:
+    """The user's cart row locked until the commit (created if need be), as get_cart(lock=
+    True) locks it: its id, its kind and its lines (id, invoice id, the invoice's currency;
+    an item line has neither)."""
+    connection = db.session.connection()
+    row = connection.execute(_locked_cart_statement(), {"user_id": user.id}).first()
+    if row is None:
+        _create_cart(user)
+        row = connection.execute(_locked_cart_statement(), {"user_id": user.id}).first()
+    cart_id, kind = row
+    # The lines in a statement of their own, begun after the lock is ours: under READ
+    # COMMITTED a statement sees what was committed when it began, so the lock and the lines
+    # read in one statement missed the line of an add that held the lock meanwhile, and this
+    # add then inserted it again (tests/web/test_concurrent_payments.py).
+    lines = connection.execute(_invoice_lines_statement(), {"cart_id": cart_id}).all()
+    return cart_id, kind, [tuple(line) for line in lines]
+
+
+@cache
+def _locked_cart_statement() -> Select:
+    # Built once: every add of an invoice runs it.
+    carts = Cart.__table__
+    return (
+        select(carts.c.id, carts.c.kind)
+        .where(carts.c.user_id == bindparam("user_id"))
+        .with_for_update()
+    )
+
+
 @cache
 def _invoice_lines_statement() -> Select:
     # Built once: every add of an invoice runs it, inside the cart's lock.
@@ -309,6 +348,12 @@ def _invoice_lines_statement() -> Select:
         .outerjoin(Invoice, Invoice.id == CartLine.invoice_id)
         .where(CartLine.cart_id == bindparam("cart_id"))
     )
+
+
+@cache
+def _set_kind_statement() -> Update:
+    carts = Cart.__table__
+    return update(carts).where(carts.c.id == bindparam("cart_id")).values(kind=bindparam("kind"))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Every transaction that moves money or stock takes its row locks in this order, each kind in
 id order, and skips the kinds it does not need:
 
-    1. the buyer's cart                       (cart.service.get_cart(lock=True))
+    1. the buyer's cart                       (cart.service.get_cart(lock=True); adding an
+                                               invoice: _locked_cart_statement)
     1b. a payment journal, then its vendor   (intercompany/service.py: the journal being
         transactions                          posted or reversed; its settlement then takes
                                               the steps below)

@@ -164,7 +164,7 @@ def test_invoice_page_and_add_to_cart_query_counts_are_constant(app, client, log
     """Issue 21: the invoice page reads the user (with the cart badge's count), the invoice
     with its terms and lines and its payments (3), whatever its payments; adding an
     invoice to the cart, or changing the amount of one in it, 5 statements, whatever the
-    cart holds."""
+    cart holds (the user, the invoice, the cart locked, its lines, the line written)."""
     from decimal import Decimal
 
     from b2bshop.payments.models import PaymentMethod
